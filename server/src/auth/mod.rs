@@ -1,0 +1,20 @@
+//! Identity and authorization: the principal comes from the verified client certificate, a
+//! policy maps principals to roles per namespace, and one tower layer checks every RPC before
+//! any handler runs. Deny by default; this module never sees payloads.
+//!
+//! - `peer`: the authenticated caller of a connection.
+//! - `policy`: the TOML policy (grants of roles on namespaces to principals).
+//! - `permissions`: what each RPC requires.
+//! - `namespace_field`: reads a request's namespace without decoding the message.
+//! - `layer`: the tower layer.
+
+mod layer;
+mod namespace_field;
+mod peer;
+mod permissions;
+mod policy;
+
+pub use layer::{AuthLayer, Authorize, AuthorizedNamespace};
+pub use peer::Peer;
+pub use permissions::{Requirement, requirement};
+pub use policy::{Policy, PolicyError, Role};

@@ -1,0 +1,165 @@
+//! Wires the server together: store → namespaces → API, behind the authorization layer, behind
+//! the mTLS listener. `BoundServer::bind` does everything that can fail with a configuration
+//! error before the first connection is accepted.
+
+use std::{future::Future, net::SocketAddr, path::PathBuf, sync::Arc};
+
+use tokio::net::TcpListener;
+use tonic::codec::CompressionEncoding;
+
+use crate::{
+    api::{ApiState, WorkflowApi},
+    auth::{AuthLayer, Policy, PolicyError},
+    config::{ConfigError, ServerConfig},
+    grpc::workflow_service_server::WorkflowServiceServer,
+    namespaces::{DEFAULT_NAMESPACE, NamespaceError, Namespaces, PayloadPolicy},
+    store::{Committer, SledStore, StoreError},
+    tls::{ReloadingTls, TlsError, TlsIncoming},
+};
+
+/// How long shutdown waits for clients to finish in-flight calls and close their connections.
+const DRAIN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Why the server could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ServerError {
+    /// The configuration is invalid.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The TLS files are missing or invalid.
+    #[error(transparent)]
+    Tls(#[from] TlsError),
+    /// The policy is missing or invalid.
+    #[error(transparent)]
+    Policy(#[from] PolicyError),
+    /// The data directory cannot be used.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The namespaces could not be loaded or created.
+    #[error(transparent)]
+    Namespace(#[from] NamespaceError),
+    /// The listen address cannot be bound.
+    #[error("cannot listen on {addr}: {reason}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// The operating system's reason.
+        reason: String,
+    },
+    /// The gRPC transport failed.
+    #[error("gRPC transport failed: {0}")]
+    Transport(String),
+}
+
+/// A server whose listener is bound and whose state is loaded, ready to serve.
+pub struct BoundServer {
+    config: ServerConfig,
+    listener: TcpListener,
+    local_addr: SocketAddr,
+    tls: ReloadingTls,
+    policy: Arc<Policy>,
+    committer: Committer,
+    api: WorkflowApi,
+}
+
+impl BoundServer {
+    /// Opens the store, loads namespaces, policy and TLS files, and binds the listener.
+    pub async fn bind(config: ServerConfig) -> Result<Self, ServerError> {
+        config.validate("")?;
+        let tls = ReloadingTls::load(config.tls.clone())?;
+        let policy = Arc::new(Policy::load(&config.policy)?);
+        let data_dir: PathBuf = config.data_dir.clone();
+        let store = tokio::task::spawn_blocking(move || SledStore::open(&data_dir))
+            .await
+            .map_err(|err| ServerError::Transport(err.to_string()))??;
+        let committer = Committer::start(Arc::new(store));
+        let namespaces = Namespaces::load(committer.clone())?;
+        namespaces
+            .ensure(
+                DEFAULT_NAMESPACE,
+                PayloadPolicy::Any,
+                crate::config::NamespaceSpec::named(DEFAULT_NAMESPACE).retention(),
+            )
+            .await?;
+        for spec in &config.namespaces {
+            namespaces
+                .ensure(&spec.name, spec.payload_policy, spec.retention())
+                .await?;
+        }
+        let listener = TcpListener::bind(config.listen)
+            .await
+            .map_err(|err| ServerError::Bind {
+                addr: config.listen,
+                reason: err.to_string(),
+            })?;
+        let local_addr = listener.local_addr().map_err(|err| ServerError::Bind {
+            addr: config.listen,
+            reason: err.to_string(),
+        })?;
+        let api = WorkflowApi::new(Arc::new(ApiState {
+            namespaces,
+            policy: policy.clone(),
+        }));
+        Ok(Self {
+            config,
+            listener,
+            local_addr,
+            tls,
+            policy,
+            committer,
+            api,
+        })
+    }
+
+    /// The address the server listens on (useful with port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// Serves until `shutdown` completes, then drains in-flight calls and flushes the store.
+    pub async fn serve(self, shutdown: impl Future<Output = ()> + Send) -> Result<(), ServerError> {
+        let max = self.config.max_message_bytes;
+        let (health, health_service) = tonic_health::server::health_reporter();
+        health
+            .set_serving::<WorkflowServiceServer<WorkflowApi>>()
+            .await;
+        let workflow_service = WorkflowServiceServer::new(self.api)
+            .accept_compressed(CompressionEncoding::Gzip)
+            .send_compressed(CompressionEncoding::Gzip)
+            .max_decoding_message_size(max)
+            .max_encoding_message_size(max);
+        let watcher = self.tls.watch(self.config.tls_reload_interval());
+        let incoming = TlsIncoming::new(self.listener, self.tls);
+        tracing::info!(addr = %self.local_addr, "serving WorkflowService over mTLS");
+        let (stopping_tx, stopping) = tokio::sync::oneshot::channel::<()>();
+        let signal = async move {
+            shutdown.await;
+            let _ = stopping_tx.send(());
+        };
+        let serve = tonic::transport::Server::builder()
+            .layer(AuthLayer::new(self.policy, max))
+            .add_service(health_service)
+            .add_service(workflow_service)
+            .serve_with_incoming_shutdown(incoming, signal);
+        // Graceful shutdown waits for clients to close their connections; a client that never
+        // does must not keep the server alive, so draining is bounded.
+        let drain_deadline = async move {
+            let _ = stopping.await;
+            tokio::time::sleep(DRAIN_TIMEOUT).await;
+        };
+        let served = tokio::select! {
+            served = serve => served,
+            () = drain_deadline => {
+                tracing::warn!(timeout = ?DRAIN_TIMEOUT, "connections still open after draining; closing them");
+                Ok(())
+            }
+        };
+        watcher.abort();
+        let flushed = self.committer.flush_now().await;
+        served.map_err(|err| ServerError::Transport(err.to_string()))?;
+        flushed?;
+        tracing::info!("server stopped; store flushed");
+        Ok(())
+    }
+}

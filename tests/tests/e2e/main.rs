@@ -1,0 +1,6 @@
+//! End-to-end tests against the real `lockstep` binary: one test binary, a module per area.
+
+mod authz;
+mod clients;
+mod mtls;
+mod operations;
