@@ -7,6 +7,11 @@
 //! - `auth`: principals, the policy, the tower layer that authorizes every RPC.
 //! - `api`: the WorkflowService handlers (thin: decode, call, map errors).
 //! - `namespaces`: the namespace registry and payload policies.
+//! - `engine`: the pure state machine of one workflow run (events, commands, retries, timeouts).
+//! - `executions`: requests → engine → one atomic batch → effects (queues, timers, long polls).
+//! - `matching`: task queues with long-poll hand-off.
+//! - `timers`: the wheel that fires durable timers.
+//! - `tokens`: signed task tokens.
 //! - `store`: the `Store` trait, its sled and in-memory implementations, group commit.
 //! - `server`: wiring and serving.
 //! - `grpc`: the tonic server traits generated from `temporalio-protos`' descriptors.
@@ -20,10 +25,15 @@
 pub mod api;
 pub mod auth;
 pub mod config;
+pub mod engine;
+pub mod executions;
+pub mod matching;
 pub mod namespaces;
 pub mod server;
 pub mod store;
+pub mod timers;
 pub mod tls;
+pub mod tokens;
 
 pub use config::{NamespaceSpec, ServerConfig};
 pub use server::{BoundServer, ServerError};

@@ -11,10 +11,12 @@ use crate::{
     api::{ApiState, WorkflowApi},
     auth::{AuthLayer, Policy, PolicyError},
     config::{ConfigError, ServerConfig},
+    executions::{ExecutionError, Executions},
     grpc::workflow_service_server::WorkflowServiceServer,
     namespaces::{DEFAULT_NAMESPACE, NamespaceError, Namespaces, PayloadPolicy},
     store::{Committer, SledStore, StoreError},
     tls::{ReloadingTls, TlsError, TlsIncoming},
+    tokens::{TokenError, TokenKey},
 };
 
 /// How long shutdown waits for clients to finish in-flight calls and close their connections.
@@ -39,6 +41,12 @@ pub enum ServerError {
     /// The namespaces could not be loaded or created.
     #[error(transparent)]
     Namespace(#[from] NamespaceError),
+    /// Executions could not be loaded.
+    #[error(transparent)]
+    Executions(#[from] ExecutionError),
+    /// The task-token key could not be loaded or created.
+    #[error(transparent)]
+    Tokens(#[from] TokenError),
     /// The listen address cannot be bound.
     #[error("cannot listen on {addr}: {reason}")]
     Bind {
@@ -61,6 +69,7 @@ pub struct BoundServer {
     policy: Arc<Policy>,
     committer: Committer,
     api: WorkflowApi,
+    executions: Arc<Executions>,
 }
 
 impl BoundServer {
@@ -74,7 +83,7 @@ impl BoundServer {
             .await
             .map_err(|err| ServerError::Transport(err.to_string()))??;
         let committer = Committer::start(Arc::new(store));
-        let namespaces = Namespaces::load(committer.clone())?;
+        let namespaces = Arc::new(Namespaces::load(committer.clone())?);
         namespaces
             .ensure(
                 DEFAULT_NAMESPACE,
@@ -97,10 +106,13 @@ impl BoundServer {
             addr: config.listen,
             reason: err.to_string(),
         })?;
-        let api = WorkflowApi::new(Arc::new(ApiState {
+        let tokens = TokenKey::load_or_create(&config.data_dir)?;
+        let executions = Executions::open(committer.clone(), tokens)?;
+        let api = WorkflowApi::new(Arc::new(ApiState::new(
             namespaces,
-            policy: policy.clone(),
-        }));
+            policy.clone(),
+            executions.clone(),
+        )));
         Ok(Self {
             config,
             listener,
@@ -109,6 +121,7 @@ impl BoundServer {
             policy,
             committer,
             api,
+            executions,
         })
     }
 
@@ -130,11 +143,15 @@ impl BoundServer {
             .max_decoding_message_size(max)
             .max_encoding_message_size(max);
         let watcher = self.tls.watch(self.config.tls_reload_interval());
+        let timer_driver = self.executions.spawn_timer_driver();
+        let executions = self.executions.clone();
         let incoming = TlsIncoming::new(self.listener, self.tls);
         tracing::info!(addr = %self.local_addr, "serving WorkflowService over mTLS");
         let (stopping_tx, stopping) = tokio::sync::oneshot::channel::<()>();
         let signal = async move {
             shutdown.await;
+            // Long polls answer empty at once, so clients let go of their connections.
+            executions.shutdown();
             let _ = stopping_tx.send(());
         };
         let serve = tonic::transport::Server::builder()
@@ -156,6 +173,8 @@ impl BoundServer {
             }
         };
         watcher.abort();
+        self.executions.shutdown();
+        let _ = timer_driver.await;
         let flushed = self.committer.flush_now().await;
         served.map_err(|err| ServerError::Transport(err.to_string()))?;
         flushed?;

@@ -26,6 +26,14 @@ impl Identity {
         }
     }
 
+    /// Like [`Identity::from_dir`], but None while the files do not exist yet.
+    pub fn try_from_dir(dir: &Path, name: &str) -> Option<Self> {
+        Some(Self {
+            cert_pem: std::fs::read(dir.join(format!("{name}.pem"))).ok()?,
+            key_pem: std::fs::read(dir.join(format!("{name}-key.pem"))).ok()?,
+        })
+    }
+
     /// From an issued certificate.
     pub fn from_issued(issued: &lockstep_certs::CertifiedKey) -> Self {
         Self {

@@ -3,29 +3,54 @@
 //!
 //! - `namespaces`: Register/Describe/List/UpdateNamespace.
 //! - `system`: GetSystemInfo.
+//! - `workflows`: starting, signalling, reading workflows; polling and answering tasks.
+//! - `payload_policy`: refuses cleartext payloads in `encrypted-only` namespaces.
 //! - `status`: the one mapping from domain errors to gRPC status codes.
 
 mod namespaces;
+mod payload_policy;
 mod status;
 mod system;
+mod workflows;
 
 use std::sync::Arc;
 
-use temporalio_protos::temporal::api::workflowservice::v1::{
-    DescribeNamespaceRequest, DescribeNamespaceResponse, GetSystemInfoRequest,
-    GetSystemInfoResponse, ListNamespacesRequest, ListNamespacesResponse, RegisterNamespaceRequest,
-    RegisterNamespaceResponse, UpdateNamespaceRequest, UpdateNamespaceResponse,
-};
+use temporalio_protos::temporal::api::workflowservice::v1::*;
 use tonic::{Request, Response, Status};
 
-use crate::{auth::Policy, grpc::workflow_service_server::WorkflowService, namespaces::Namespaces};
+pub use payload_policy::ENCRYPTED_ENCODING;
+use payload_policy::PayloadGuard;
+
+use crate::{
+    auth::Policy, executions::Executions, grpc::workflow_service_server::WorkflowService,
+    namespaces::Namespaces,
+};
 
 /// What the handlers share.
 pub struct ApiState {
     /// The namespace registry.
-    pub namespaces: Namespaces,
+    pub namespaces: Arc<Namespaces>,
     /// The authorization policy (handlers use it to filter lists).
     pub policy: Arc<Policy>,
+    /// Workflow executions.
+    pub executions: Arc<Executions>,
+    payloads: PayloadGuard,
+}
+
+impl ApiState {
+    /// State over the given registries.
+    pub fn new(
+        namespaces: Arc<Namespaces>,
+        policy: Arc<Policy>,
+        executions: Arc<Executions>,
+    ) -> Self {
+        Self {
+            payloads: PayloadGuard::new(namespaces.clone()),
+            namespaces,
+            policy,
+            executions,
+        }
+    }
 }
 
 /// The WorkflowService implementation. Methods not implemented here answer Unimplemented.
@@ -80,5 +105,145 @@ impl WorkflowService for WorkflowApi {
         namespaces::update(&self.state, request.into_inner())
             .await
             .map(Response::new)
+    }
+
+    async fn start_workflow_execution(
+        &self,
+        request: Request<StartWorkflowExecutionRequest>,
+    ) -> Result<Response<StartWorkflowExecutionResponse>, Status> {
+        workflows::start(&self.state, request.into_inner())
+            .await
+            .map(Response::new)
+    }
+
+    async fn signal_workflow_execution(
+        &self,
+        request: Request<SignalWorkflowExecutionRequest>,
+    ) -> Result<Response<SignalWorkflowExecutionResponse>, Status> {
+        workflows::signal(&self.state, request.into_inner())
+            .await
+            .map(Response::new)
+    }
+
+    async fn poll_workflow_task_queue(
+        &self,
+        request: Request<PollWorkflowTaskQueueRequest>,
+    ) -> Result<Response<PollWorkflowTaskQueueResponse>, Status> {
+        workflows::poll_workflow_task(&self.state, request.into_inner())
+            .await
+            .map(Response::new)
+    }
+
+    async fn respond_workflow_task_completed(
+        &self,
+        request: Request<RespondWorkflowTaskCompletedRequest>,
+    ) -> Result<Response<RespondWorkflowTaskCompletedResponse>, Status> {
+        workflows::complete_workflow_task(&self.state, request.into_inner())
+            .await
+            .map(Response::new)
+    }
+
+    async fn respond_workflow_task_failed(
+        &self,
+        request: Request<RespondWorkflowTaskFailedRequest>,
+    ) -> Result<Response<RespondWorkflowTaskFailedResponse>, Status> {
+        workflows::fail_workflow_task(&self.state, request.into_inner())
+            .await
+            .map(Response::new)
+    }
+
+    async fn poll_activity_task_queue(
+        &self,
+        request: Request<PollActivityTaskQueueRequest>,
+    ) -> Result<Response<PollActivityTaskQueueResponse>, Status> {
+        workflows::poll_activity_task(&self.state, request.into_inner())
+            .await
+            .map(Response::new)
+    }
+
+    async fn respond_activity_task_completed(
+        &self,
+        request: Request<RespondActivityTaskCompletedRequest>,
+    ) -> Result<Response<RespondActivityTaskCompletedResponse>, Status> {
+        workflows::complete_activity(&self.state, request.into_inner())
+            .await
+            .map(Response::new)
+    }
+
+    async fn respond_activity_task_failed(
+        &self,
+        request: Request<RespondActivityTaskFailedRequest>,
+    ) -> Result<Response<RespondActivityTaskFailedResponse>, Status> {
+        workflows::fail_activity(&self.state, request.into_inner())
+            .await
+            .map(Response::new)
+    }
+
+    async fn respond_activity_task_canceled(
+        &self,
+        request: Request<RespondActivityTaskCanceledRequest>,
+    ) -> Result<Response<RespondActivityTaskCanceledResponse>, Status> {
+        workflows::cancel_activity(&self.state, request.into_inner())
+            .await
+            .map(Response::new)
+    }
+
+    async fn record_activity_task_heartbeat(
+        &self,
+        request: Request<RecordActivityTaskHeartbeatRequest>,
+    ) -> Result<Response<RecordActivityTaskHeartbeatResponse>, Status> {
+        workflows::heartbeat(&self.state, request.into_inner())
+            .await
+            .map(Response::new)
+    }
+
+    async fn get_workflow_execution_history(
+        &self,
+        request: Request<GetWorkflowExecutionHistoryRequest>,
+    ) -> Result<Response<GetWorkflowExecutionHistoryResponse>, Status> {
+        workflows::history(&self.state, request.into_inner())
+            .await
+            .map(Response::new)
+    }
+
+    async fn describe_workflow_execution(
+        &self,
+        request: Request<DescribeWorkflowExecutionRequest>,
+    ) -> Result<Response<DescribeWorkflowExecutionResponse>, Status> {
+        workflows::describe(&self.state, request.into_inner()).map(Response::new)
+    }
+
+    async fn poll_nexus_task_queue(
+        &self,
+        request: Request<PollNexusTaskQueueRequest>,
+    ) -> Result<Response<PollNexusTaskQueueResponse>, Status> {
+        workflows::poll_nexus(request.into_inner())
+            .await
+            .map(Response::new)
+    }
+
+    async fn query_workflow(
+        &self,
+        request: Request<QueryWorkflowRequest>,
+    ) -> Result<Response<QueryWorkflowResponse>, Status> {
+        workflows::query(&self.state, request.into_inner())
+            .await
+            .map(Response::new)
+    }
+
+    async fn respond_query_task_completed(
+        &self,
+        request: Request<RespondQueryTaskCompletedRequest>,
+    ) -> Result<Response<RespondQueryTaskCompletedResponse>, Status> {
+        workflows::respond_query(&self.state, request.into_inner()).map(Response::new)
+    }
+
+    async fn shutdown_worker(
+        &self,
+        request: Request<ShutdownWorkerRequest>,
+    ) -> Result<Response<ShutdownWorkerResponse>, Status> {
+        Ok(Response::new(workflows::shutdown_worker(
+            request.into_inner(),
+        )))
     }
 }

@@ -65,7 +65,7 @@ async fn replaced_server_certificate_is_served_without_restart() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn restarts_keep_namespaces() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");

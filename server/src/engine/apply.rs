@@ -1,0 +1,217 @@
+//! The transaction every entry point runs in: it numbers events, buffers the ones that arrive
+//! while a workflow task is started, schedules workflow tasks, closes the run and collects
+//! effects. `transact` runs it on a copy of the state that replaces the original only on
+//! success, so an `Err` leaves the caller's state untouched by construction.
+
+use std::collections::BTreeMap;
+
+use prost::Message;
+use temporalio_protos::temporal::api::{
+    enums::v1::{TaskQueueKind, WorkflowExecutionStatus, WorkflowTaskFailedCause},
+    failure::v1::{Failure, ServerFailureInfo, failure::FailureInfo},
+    history::v1::{
+        HistoryEvent, WorkflowTaskFailedEventAttributes, WorkflowTaskScheduledEventAttributes,
+        history_event::Attributes,
+    },
+    taskqueue::v1::TaskQueue,
+};
+
+use super::{
+    Effect, EngineError, MutableState, TimerTask, Transition, WorkflowTaskInfo,
+    events::{activity_final_scheduled_id, event_type, set_activity_started_id},
+    time::{duration, timestamp},
+};
+
+/// Identity the server records on events it writes on its own behalf.
+pub(crate) const SERVER_IDENTITY: &str = "lockstep-server";
+
+/// Runs `f` on a copy of `state`; on success the copy replaces `state`.
+pub(crate) fn transact<T>(
+    state: &mut MutableState,
+    now: i64,
+    f: impl FnOnce(&mut Apply<'_>) -> Result<T, EngineError>,
+) -> Result<(Transition, T), EngineError> {
+    let mut next = state.clone();
+    let mut cx = Apply {
+        state: &mut next,
+        now,
+        events: Vec::new(),
+        effects: Vec::new(),
+    };
+    let out = f(&mut cx)?;
+    let transition = Transition {
+        events: cx.events,
+        effects: cx.effects,
+    };
+    if !transition.is_empty() {
+        next.state_transition_count = next.state_transition_count.saturating_add(1);
+    }
+    *state = next;
+    Ok((transition, out))
+}
+
+/// The mutable context of one transition.
+pub(crate) struct Apply<'a> {
+    pub(crate) state: &'a mut MutableState,
+    pub(crate) now: i64,
+    events: Vec<HistoryEvent>,
+    effects: Vec<Effect>,
+}
+
+impl Apply<'_> {
+    /// Appends an event now, with the next id; returns that id.
+    pub(crate) fn append(&mut self, attributes: Attributes) -> i64 {
+        let event = self.event(attributes);
+        self.push_numbered(event)
+    }
+
+    /// Appends an event, or buffers it when a workflow task is started (it then gets its id
+    /// when the task's outcome is written).
+    pub(crate) fn record(&mut self, attributes: Attributes) {
+        if self.state.task_started() {
+            let event = self.event(attributes);
+            self.state.buffered_events.push(event);
+        } else {
+            self.append(attributes);
+        }
+    }
+
+    /// Appends the buffered events; true if there were any. An activity's final event whose
+    /// started event was buffered too gets that started event's id.
+    pub(crate) fn flush_buffered(&mut self) -> bool {
+        let buffered = std::mem::take(&mut self.state.buffered_events);
+        let flushed = !buffered.is_empty();
+        let mut started_ids: BTreeMap<i64, i64> = BTreeMap::new();
+        for mut event in buffered {
+            if let Some(attributes) = event.attributes.as_mut() {
+                if let Attributes::ActivityTaskStartedEventAttributes(a) = attributes {
+                    started_ids.insert(a.scheduled_event_id, self.state.next_event_id);
+                } else if let Some(scheduled) = activity_final_scheduled_id(attributes)
+                    && let Some(started) = started_ids.get(&scheduled)
+                {
+                    set_activity_started_id(attributes, *started);
+                }
+            }
+            self.push_numbered(event);
+        }
+        flushed
+    }
+
+    /// Schedules a workflow task unless one is pending; returns the pending task's scheduled id.
+    pub(crate) fn schedule_workflow_task(&mut self, attempt: i32) -> i64 {
+        if let Some(task) = &self.state.workflow_task {
+            return task.scheduled_event_id;
+        }
+        let task_queue = self.state.task_queue.clone();
+        let scheduled_event_id = self.append(Attributes::WorkflowTaskScheduledEventAttributes(
+            WorkflowTaskScheduledEventAttributes {
+                task_queue: Some(TaskQueue {
+                    name: task_queue.clone(),
+                    kind: TaskQueueKind::Normal as i32,
+                    normal_name: String::new(),
+                }),
+                start_to_close_timeout: Some(duration(self.state.workflow_task_timeout_ms)),
+                attempt,
+            },
+        ));
+        self.state.workflow_task = Some(WorkflowTaskInfo {
+            scheduled_event_id,
+            started_event_id: 0,
+            attempt,
+            task_queue: task_queue.clone(),
+            scheduled_time: Some(timestamp(self.now)),
+            started_time: None,
+            request_id: String::new(),
+        });
+        self.effect(Effect::WorkflowTask {
+            task_queue,
+            scheduled_event_id,
+            attempt,
+        });
+        scheduled_event_id
+    }
+
+    /// Makes sure a workflow task will see the events just recorded.
+    pub(crate) fn ensure_workflow_task(&mut self) {
+        self.schedule_workflow_task(1);
+    }
+
+    /// Adds an effect.
+    pub(crate) fn effect(&mut self, effect: Effect) {
+        self.effects.push(effect);
+    }
+
+    /// Arms a timer.
+    pub(crate) fn timer(&mut self, timer: TimerTask) {
+        self.effects.push(Effect::Timer(timer));
+    }
+
+    /// Writes the closing event and closes the run: pending work is abandoned, and every effect
+    /// of this transition but [`Effect::Closed`] is dropped (nothing may follow a close).
+    pub(crate) fn close(&mut self, status: WorkflowExecutionStatus, attributes: Attributes) {
+        self.append(attributes);
+        self.state.status = status as i32;
+        self.state.close_time_ms = self.now;
+        self.state.workflow_task = None;
+        self.state.activities.clear();
+        self.state.timers.clear();
+        self.state.buffered_events.clear();
+        self.effects.clear();
+        self.effects.push(Effect::Closed);
+    }
+
+    /// Closes the run from outside a workflow task (timeout, terminate): a started workflow
+    /// task is failed first (FORCE_CLOSE_COMMAND) and buffered events are flushed, so the
+    /// history keeps its Scheduled → Started → Failed shape.
+    pub(crate) fn force_close(&mut self, status: WorkflowExecutionStatus, attributes: Attributes) {
+        if let Some(task) = self.state.workflow_task.clone()
+            && task.is_started()
+        {
+            self.state.workflow_task = None;
+            self.append(Attributes::WorkflowTaskFailedEventAttributes(
+                WorkflowTaskFailedEventAttributes {
+                    scheduled_event_id: task.scheduled_event_id,
+                    started_event_id: task.started_event_id,
+                    cause: WorkflowTaskFailedCause::ForceCloseCommand as i32,
+                    failure: Some(server_failure("the workflow execution was closed")),
+                    identity: SERVER_IDENTITY.to_string(),
+                    ..Default::default()
+                },
+            ));
+            self.flush_buffered();
+        }
+        self.close(status, attributes);
+    }
+
+    fn event(&self, attributes: Attributes) -> HistoryEvent {
+        HistoryEvent {
+            event_id: 0,
+            event_time: Some(timestamp(self.now)),
+            event_type: event_type(&attributes) as i32,
+            attributes: Some(attributes),
+            ..Default::default()
+        }
+    }
+
+    fn push_numbered(&mut self, mut event: HistoryEvent) -> i64 {
+        let id = self.state.next_event_id;
+        event.event_id = id;
+        self.state.next_event_id = id.saturating_add(1);
+        let size = i64::try_from(event.encoded_len()).unwrap_or(i64::MAX);
+        self.state.history_size_bytes = self.state.history_size_bytes.saturating_add(size);
+        self.events.push(event);
+        id
+    }
+}
+
+/// A failure raised by the server itself.
+pub(crate) fn server_failure(message: &str) -> Failure {
+    Failure {
+        message: message.to_string(),
+        source: "Lockstep".to_string(),
+        failure_info: Some(FailureInfo::ServerFailureInfo(ServerFailureInfo {
+            non_retryable: false,
+        })),
+        ..Default::default()
+    }
+}

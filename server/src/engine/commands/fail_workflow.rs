@@ -1,0 +1,91 @@
+//! `FailWorkflowExecution` → `WorkflowExecutionFailed`; the run closes. Refused with
+//! `UNHANDLED_COMMAND` while events the workflow has not seen are buffered. Workflow retries
+//! are not implemented, so the retry state is `RETRY_POLICY_NOT_SET`.
+
+use temporalio_protos::temporal::api::{
+    command::v1::FailWorkflowExecutionCommandAttributes,
+    enums::v1::{RetryState, WorkflowExecutionStatus},
+    history::v1::{WorkflowExecutionFailedEventAttributes, history_event::Attributes},
+};
+
+use super::{CommandContext, ensure_nothing_buffered};
+use crate::engine::{EngineError, apply::Apply};
+
+pub(super) fn apply(
+    cx: &mut Apply<'_>,
+    ctx: &mut CommandContext<'_>,
+    a: &FailWorkflowExecutionCommandAttributes,
+) -> Result<(), EngineError> {
+    ensure_nothing_buffered(cx)?;
+    cx.close(
+        WorkflowExecutionStatus::Failed,
+        Attributes::WorkflowExecutionFailedEventAttributes(
+            WorkflowExecutionFailedEventAttributes {
+                failure: a.failure.clone(),
+                retry_state: RetryState::RetryPolicyNotSet as i32,
+                workflow_task_completed_event_id: ctx.completed_event_id,
+                new_execution_run_id: String::new(),
+            },
+        ),
+    );
+    ctx.closed = true;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use temporalio_protos::temporal::api::{
+        enums::v1::{EventType, WorkflowTaskFailedCause},
+        history::v1::history_event::Attributes as A,
+    };
+
+    use super::*;
+    use crate::engine::{Effect, complete_workflow_task, signal, test_support::*};
+
+    #[test]
+    fn fails_the_run() {
+        let mut state = task_in_flight();
+        let t = complete_workflow_task(
+            &mut state,
+            2,
+            3,
+            1,
+            &completed_req(vec![fail_cmd("bad")]),
+            T0,
+        )
+        .unwrap();
+        assert_eq!(
+            types(&t),
+            [
+                EventType::WorkflowTaskCompleted,
+                EventType::WorkflowExecutionFailed
+            ]
+        );
+        let Some(A::WorkflowExecutionFailedEventAttributes(f)) = &t.events[1].attributes else {
+            panic!()
+        };
+        assert_eq!(f.failure.as_ref().unwrap().message, "bad");
+        assert_eq!(t.effects, [Effect::Closed]);
+        assert_eq!(state.status(), WorkflowExecutionStatus::Failed);
+    }
+
+    #[test]
+    fn buffered_events_make_it_unhandled() {
+        let mut state = task_in_flight();
+        signal(&mut state, &signal_req("late", ""), T0).unwrap();
+        assert!(matches!(
+            complete_workflow_task(
+                &mut state,
+                2,
+                3,
+                1,
+                &completed_req(vec![fail_cmd("bad")]),
+                T0
+            ),
+            Err(EngineError::CommandRejected {
+                cause: WorkflowTaskFailedCause::UnhandledCommand,
+                ..
+            })
+        ));
+    }
+}

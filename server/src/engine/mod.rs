@@ -1,0 +1,110 @@
+//! The workflow-execution state machine: pure, deterministic and I/O-free.
+//!
+//! Every entry point takes the durable [`MutableState`] of one run, a request and `now` (unix
+//! milliseconds), and returns a [`Transition`]: the NEW history events (final, contiguous ids)
+//! to append, and the [`Effect`]s the caller must carry out after committing both. Nothing in
+//! here reads a clock, draws randomness, touches storage or re-reads history: the cost of a
+//! transition never depends on the length of the history.
+//!
+//! # Layout
+//! - `state.rs`: [`MutableState`] and the pending [`WorkflowTaskInfo`] / [`ActivityInfo`].
+//! - `apply.rs`: the transaction every entry point runs in (id assignment, buffering, closing).
+//! - `events.rs`: event type of each attribute kind.
+//! - `start.rs`, `signal.rs`, `cancel.rs`: client-initiated transitions.
+//! - `workflow_task/`: started, completed, failed (by the worker or the server), timed out.
+//! - `commands/`: one file per workflow command handled on completion.
+//! - `activity/`: started, completed, failed (with `retry.rs`), canceled, heartbeat, timeouts.
+//! - `fire.rs` + `timer_task.rs`: durable timers and what happens when they fire.
+//! - `describe.rs`: read-only views (describe, activity poll data).
+//! - `time.rs`: millisecond ↔ protobuf time conversions.
+//!
+//! # Contract
+//! - An `Err` leaves the state untouched: every entry point runs on a copy that replaces the
+//!   original only on success (`apply::transact`).
+//! - Events arriving while a workflow task is STARTED are buffered in the state without ids and
+//!   appended after the task's outcome (completed + commands, failed, timed out).
+//! - At most one workflow task is pending; nothing is appended after a closing event.
+//! - Server-side activity retries are invisible in history: `ActivityTaskStarted` is written
+//!   only with the final outcome.
+//! - Workflow tasks are always dispatched on the normal task queue (no sticky execution).
+
+mod activity;
+mod apply;
+mod cancel;
+mod commands;
+mod describe;
+mod error;
+mod events;
+mod fire;
+mod retry;
+mod signal;
+mod start;
+mod state;
+mod time;
+mod timer_task;
+mod workflow_task;
+
+#[cfg(test)]
+mod test_support;
+#[cfg(test)]
+mod tests;
+
+pub use activity::{
+    activity_task_started, cancel_activity, complete_activity, fail_activity, record_heartbeat,
+};
+pub use cancel::{request_cancel_workflow, terminate_workflow};
+pub use error::EngineError;
+pub use fire::fire_timer;
+pub use signal::signal;
+pub use start::{start_workflow, start_workflow_with_signal};
+pub use state::{ActivityInfo, MutableState, WorkflowTaskInfo};
+pub use timer_task::{TimerKind, TimerTask};
+pub use workflow_task::{
+    complete_workflow_task, fail_workflow_task, fail_workflow_task_by_server, workflow_task_started,
+};
+
+use temporalio_protos::temporal::api::history::v1::HistoryEvent;
+
+/// The outcome of one successful transition.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Transition {
+    /// New history events with final, contiguous ids, to append in order.
+    pub events: Vec<HistoryEvent>,
+    /// What the caller must do once the events and the new state are committed.
+    pub effects: Vec<Effect>,
+}
+
+impl Transition {
+    /// True when the transition appended nothing and asks for nothing (a stale timer, a
+    /// duplicate signal).
+    pub fn is_empty(&self) -> bool {
+        self.events.is_empty() && self.effects.is_empty()
+    }
+}
+
+/// A side effect to carry out after committing a [`Transition`].
+#[derive(Clone, Debug, PartialEq)]
+pub enum Effect {
+    /// Enqueue a workflow task on the normal task queue (sticky execution is declined).
+    WorkflowTask {
+        /// The workflow's normal task queue.
+        task_queue: String,
+        /// Id of the `WorkflowTaskScheduled` event.
+        scheduled_event_id: i64,
+        /// Attempt of the task, from 1.
+        attempt: i32,
+    },
+    /// Enqueue an activity task (first attempt, or a retry whose backoff has elapsed).
+    ActivityTask {
+        /// The activity's task queue.
+        task_queue: String,
+        /// Id of the `ActivityTaskScheduled` event.
+        scheduled_event_id: i64,
+        /// Attempt of the task, from 1.
+        attempt: i32,
+    },
+    /// Arm a durable timer; hand it back to [`fire_timer`] once `fire_at` has passed.
+    Timer(TimerTask),
+    /// The run closed: wake result waiters.
+    Closed,
+}

@@ -1,0 +1,402 @@
+//! The durable state of one workflow run: everything a transition needs, so that no transition
+//! ever re-reads history. Stored by the caller as protobuf (our own messages, not Temporal's
+//! persistence protos). Maps are `BTreeMap`s so the encoding is deterministic.
+
+use std::collections::BTreeMap;
+
+use prost_wkt_types::{Duration, Timestamp};
+use temporalio_protos::temporal::api::{
+    common::v1::{
+        ActivityType, Header, Payload, Payloads, Priority, RetryPolicy, WorkflowExecution,
+    },
+    enums::v1::WorkflowExecutionStatus,
+    failure::v1::Failure,
+    history::v1::HistoryEvent,
+};
+
+use super::{
+    EngineError,
+    time::{lenient_ms, ms},
+};
+
+/// Durable state of one workflow run.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct MutableState {
+    #[prost(string, tag = "1")]
+    pub(in crate::engine) namespace: String,
+    #[prost(string, tag = "2")]
+    pub(in crate::engine) workflow_id: String,
+    #[prost(string, tag = "3")]
+    pub(in crate::engine) run_id: String,
+    #[prost(string, tag = "4")]
+    pub(in crate::engine) workflow_type: String,
+    /// The normal task queue of the workflow.
+    #[prost(string, tag = "5")]
+    pub(in crate::engine) task_queue: String,
+    /// A `WorkflowExecutionStatus`.
+    #[prost(int32, tag = "6")]
+    pub(in crate::engine) status: i32,
+    #[prost(int64, tag = "7")]
+    pub(in crate::engine) next_event_id: i64,
+    #[prost(string, tag = "8")]
+    pub(in crate::engine) start_request_id: String,
+    #[prost(int64, tag = "9")]
+    pub(in crate::engine) start_time_ms: i64,
+    #[prost(int64, tag = "10")]
+    pub(in crate::engine) close_time_ms: i64,
+    #[prost(int64, tag = "11")]
+    pub(in crate::engine) workflow_task_timeout_ms: i64,
+    /// 0 = no run timeout.
+    #[prost(int64, tag = "12")]
+    pub(in crate::engine) run_timeout_ms: i64,
+    /// 0 = no execution timeout.
+    #[prost(int64, tag = "13")]
+    pub(in crate::engine) execution_timeout_ms: i64,
+    #[prost(int64, tag = "14")]
+    pub(in crate::engine) previous_started_event_id: i64,
+    #[prost(message, optional, tag = "15")]
+    pub(in crate::engine) workflow_task: Option<WorkflowTaskInfo>,
+    /// Pending activities by scheduled event id.
+    #[prost(btree_map = "int64, message", tag = "16")]
+    pub(in crate::engine) activities: BTreeMap<i64, ActivityInfo>,
+    /// Pending user timers by timer id.
+    #[prost(btree_map = "string, message", tag = "17")]
+    pub(in crate::engine) timers: BTreeMap<String, TimerInfo>,
+    /// Events that arrived while a workflow task was started; `event_id` is 0 until flushed.
+    #[prost(message, repeated, tag = "18")]
+    pub(in crate::engine) buffered_events: Vec<HistoryEvent>,
+    #[prost(btree_map = "string, message", tag = "19")]
+    pub(in crate::engine) memo: BTreeMap<String, Payload>,
+    #[prost(btree_map = "string, message", tag = "20")]
+    pub(in crate::engine) search_attributes: BTreeMap<String, Payload>,
+    /// The most recent signal request ids, oldest first, for deduplication.
+    #[prost(string, repeated, tag = "21")]
+    pub(in crate::engine) signal_request_ids: Vec<String>,
+    #[prost(int64, tag = "22")]
+    pub(in crate::engine) history_size_bytes: i64,
+    #[prost(string, tag = "23")]
+    pub(in crate::engine) first_execution_run_id: String,
+    #[prost(int64, tag = "24")]
+    pub(in crate::engine) state_transition_count: i64,
+    #[prost(bool, tag = "25")]
+    pub(in crate::engine) cancel_requested: bool,
+}
+
+/// The pending workflow task (at most one per run).
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct WorkflowTaskInfo {
+    /// Id of its `WorkflowTaskScheduled` event.
+    #[prost(int64, tag = "1")]
+    pub scheduled_event_id: i64,
+    /// Id of its `WorkflowTaskStarted` event; 0 while not started.
+    #[prost(int64, tag = "2")]
+    pub started_event_id: i64,
+    /// Attempt, from 1.
+    #[prost(int32, tag = "3")]
+    pub attempt: i32,
+    /// The (normal) task queue it is dispatched on.
+    #[prost(string, tag = "4")]
+    pub task_queue: String,
+    /// When it was scheduled.
+    #[prost(message, optional, tag = "5")]
+    pub scheduled_time: Option<Timestamp>,
+    /// When it was started; `None` while not started.
+    #[prost(message, optional, tag = "6")]
+    pub started_time: Option<Timestamp>,
+    /// The poll request id that started it.
+    #[prost(string, tag = "7")]
+    pub request_id: String,
+}
+
+impl WorkflowTaskInfo {
+    /// True once a worker picked the task up.
+    pub fn is_started(&self) -> bool {
+        self.started_event_id > 0
+    }
+}
+
+/// A pending activity: everything a `PollActivityTaskQueueResponse` needs (same field names),
+/// and the retry state. Timeouts are the derived ones; `None` means "no such timeout".
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct ActivityInfo {
+    /// Id of its `ActivityTaskScheduled` event.
+    #[prost(int64, tag = "1")]
+    pub scheduled_event_id: i64,
+    /// The workflow-chosen activity id.
+    #[prost(string, tag = "2")]
+    pub activity_id: String,
+    /// The activity type.
+    #[prost(message, optional, tag = "3")]
+    pub activity_type: Option<ActivityType>,
+    /// The task queue it is dispatched on.
+    #[prost(string, tag = "4")]
+    pub task_queue: String,
+    /// Its input.
+    #[prost(message, optional, tag = "5")]
+    pub input: Option<Payloads>,
+    /// Its header.
+    #[prost(message, optional, tag = "6")]
+    pub header: Option<Header>,
+    /// Schedule-to-close timeout (all attempts).
+    #[prost(message, optional, tag = "7")]
+    pub schedule_to_close_timeout: Option<Duration>,
+    /// Schedule-to-start timeout (per attempt).
+    #[prost(message, optional, tag = "8")]
+    pub schedule_to_start_timeout: Option<Duration>,
+    /// Start-to-close timeout (per attempt); always set.
+    #[prost(message, optional, tag = "9")]
+    pub start_to_close_timeout: Option<Duration>,
+    /// Heartbeat timeout.
+    #[prost(message, optional, tag = "10")]
+    pub heartbeat_timeout: Option<Duration>,
+    /// The retry policy with defaults filled in.
+    #[prost(message, optional, tag = "11")]
+    pub retry_policy: Option<RetryPolicy>,
+    /// Current attempt, from 1.
+    #[prost(int32, tag = "12")]
+    pub attempt: i32,
+    /// When the activity was first scheduled.
+    #[prost(message, optional, tag = "13")]
+    pub scheduled_time: Option<Timestamp>,
+    /// When the current attempt was dispatched.
+    #[prost(message, optional, tag = "14")]
+    pub current_attempt_scheduled_time: Option<Timestamp>,
+    /// When the current attempt was started; `None` while no worker holds it.
+    #[prost(message, optional, tag = "15")]
+    pub started_time: Option<Timestamp>,
+    /// Identity of the worker that started the current (or last) attempt.
+    #[prost(string, tag = "16")]
+    pub started_identity: String,
+    /// Poll request id that started the current attempt.
+    #[prost(string, tag = "17")]
+    pub started_request_id: String,
+    /// Last heartbeat details, kept across attempts.
+    #[prost(message, optional, tag = "18")]
+    pub heartbeat_details: Option<Payloads>,
+    /// Time of the last heartbeat of the current attempt.
+    #[prost(message, optional, tag = "19")]
+    pub last_heartbeat_time: Option<Timestamp>,
+    /// The failure of the previous attempt.
+    #[prost(message, optional, tag = "20")]
+    pub last_failure: Option<Failure>,
+    /// The workflow asked to cancel it; returned on the next heartbeat.
+    #[prost(bool, tag = "21")]
+    pub cancel_requested: bool,
+    /// Id of the latest `ActivityTaskCancelRequested` event.
+    #[prost(int64, tag = "22")]
+    pub cancel_requested_event_id: i64,
+    /// When the pending retry is due; `None` when not waiting for a retry.
+    #[prost(message, optional, tag = "23")]
+    pub next_attempt_schedule_time: Option<Timestamp>,
+    /// The backoff before the current attempt.
+    #[prost(message, optional, tag = "24")]
+    pub current_retry_interval: Option<Duration>,
+    /// When the previous attempt ended.
+    #[prost(message, optional, tag = "25")]
+    pub last_attempt_complete_time: Option<Timestamp>,
+    /// The activity's priority, as scheduled.
+    #[prost(message, optional, tag = "26")]
+    pub priority: Option<Priority>,
+}
+
+impl ActivityInfo {
+    /// True while the current attempt is held by a worker.
+    pub fn is_started(&self) -> bool {
+        self.started_time.is_some()
+    }
+
+    /// True while waiting for a retry backoff to elapse.
+    pub fn is_backing_off(&self) -> bool {
+        self.next_attempt_schedule_time.is_some()
+    }
+
+    pub(crate) fn started_ms(&self) -> i64 {
+        ms(self.started_time.as_ref())
+    }
+
+    pub(crate) fn scheduled_ms(&self) -> i64 {
+        ms(self.scheduled_time.as_ref())
+    }
+
+    pub(crate) fn last_heartbeat_ms(&self) -> i64 {
+        ms(self.last_heartbeat_time.as_ref())
+    }
+
+    pub(crate) fn schedule_to_close_ms(&self) -> i64 {
+        lenient_ms(self.schedule_to_close_timeout.as_ref())
+    }
+
+    pub(crate) fn schedule_to_start_ms(&self) -> i64 {
+        lenient_ms(self.schedule_to_start_timeout.as_ref())
+    }
+
+    pub(crate) fn start_to_close_ms(&self) -> i64 {
+        lenient_ms(self.start_to_close_timeout.as_ref())
+    }
+
+    pub(crate) fn heartbeat_ms(&self) -> i64 {
+        lenient_ms(self.heartbeat_timeout.as_ref())
+    }
+}
+
+/// A pending user timer.
+#[derive(Clone, PartialEq, prost::Message)]
+pub(crate) struct TimerInfo {
+    #[prost(string, tag = "1")]
+    pub(crate) timer_id: String,
+    #[prost(int64, tag = "2")]
+    pub(crate) started_event_id: i64,
+    #[prost(int64, tag = "3")]
+    pub(crate) fire_at_ms: i64,
+}
+
+impl MutableState {
+    /// The namespace name.
+    pub fn namespace(&self) -> &str {
+        &self.namespace
+    }
+
+    /// The workflow id.
+    pub fn workflow_id(&self) -> &str {
+        &self.workflow_id
+    }
+
+    /// The run id.
+    pub fn run_id(&self) -> &str {
+        &self.run_id
+    }
+
+    /// `WorkflowExecution { workflow_id, run_id }`.
+    pub fn execution(&self) -> WorkflowExecution {
+        WorkflowExecution {
+            workflow_id: self.workflow_id.clone(),
+            run_id: self.run_id.clone(),
+        }
+    }
+
+    /// The workflow type name.
+    pub fn workflow_type(&self) -> &str {
+        &self.workflow_type
+    }
+
+    /// The normal task queue of the workflow.
+    pub fn task_queue(&self) -> &str {
+        &self.task_queue
+    }
+
+    /// The execution status.
+    pub fn status(&self) -> WorkflowExecutionStatus {
+        WorkflowExecutionStatus::try_from(self.status).unwrap_or(WorkflowExecutionStatus::Running)
+    }
+
+    /// True once a closing event was written.
+    pub fn is_closed(&self) -> bool {
+        self.status() != WorkflowExecutionStatus::Running
+    }
+
+    /// The id the next appended event will get (history length + 1).
+    pub fn next_event_id(&self) -> i64 {
+        self.next_event_id
+    }
+
+    /// The request id of the StartWorkflowExecution that created the run (idempotency).
+    pub fn start_request_id(&self) -> &str {
+        &self.start_request_id
+    }
+
+    /// Started event id of the last COMPLETED workflow task; 0 if none.
+    pub fn previous_started_event_id(&self) -> i64 {
+        self.previous_started_event_id
+    }
+
+    /// The pending workflow task, if any.
+    pub fn pending_workflow_task(&self) -> Option<&WorkflowTaskInfo> {
+        self.workflow_task.as_ref()
+    }
+
+    /// The pending activity scheduled by event `scheduled_event_id`, if any.
+    pub fn pending_activity(&self, scheduled_event_id: i64) -> Option<&ActivityInfo> {
+        self.activities.get(&scheduled_event_id)
+    }
+
+    /// All pending activities, by scheduled event id.
+    pub fn pending_activities(&self) -> impl Iterator<Item = &ActivityInfo> {
+        self.activities.values()
+    }
+
+    /// The run's start time, unix ms.
+    pub fn start_time_ms(&self) -> i64 {
+        self.start_time_ms
+    }
+
+    /// The run's close time, unix ms; 0 while running.
+    pub fn close_time_ms(&self) -> i64 {
+        self.close_time_ms
+    }
+
+    /// The workflow task start-to-close timeout, ms.
+    pub fn workflow_task_timeout_ms(&self) -> i64 {
+        self.workflow_task_timeout_ms
+    }
+
+    /// Sum of the encoded sizes of all history events so far.
+    pub fn history_size_bytes(&self) -> i64 {
+        self.history_size_bytes
+    }
+
+    /// True when a workflow task is started (new events are buffered).
+    pub(crate) fn task_started(&self) -> bool {
+        self.workflow_task
+            .as_ref()
+            .is_some_and(WorkflowTaskInfo::is_started)
+    }
+
+    pub(crate) fn ensure_running(&self) -> Result<(), EngineError> {
+        if self.is_closed() {
+            Err(EngineError::WorkflowClosed)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// The started workflow task matching the caller's token, or NotFound.
+    pub(crate) fn started_task(
+        &self,
+        scheduled_event_id: i64,
+        started_event_id: i64,
+        attempt: i32,
+    ) -> Result<&WorkflowTaskInfo, EngineError> {
+        match &self.workflow_task {
+            Some(task)
+                if !self.is_closed()
+                    && task.is_started()
+                    && task.scheduled_event_id == scheduled_event_id
+                    && task.started_event_id == started_event_id
+                    && task.attempt == attempt =>
+            {
+                Ok(task)
+            }
+            _ => Err(EngineError::not_found(format!(
+                "workflow task {scheduled_event_id}/{started_event_id} attempt {attempt} \
+                 not found: it already completed, failed or timed out"
+            ))),
+        }
+    }
+
+    /// The started activity attempt matching the caller's token, or NotFound.
+    pub(crate) fn started_activity(
+        &self,
+        scheduled_event_id: i64,
+        attempt: i32,
+    ) -> Result<&ActivityInfo, EngineError> {
+        match self.activities.get(&scheduled_event_id) {
+            Some(info) if !self.is_closed() && info.attempt == attempt && info.is_started() => {
+                Ok(info)
+            }
+            _ => Err(EngineError::not_found(format!(
+                "activity task {scheduled_event_id} attempt {attempt} not found: it already \
+                 completed, failed, timed out or was retried"
+            ))),
+        }
+    }
+}

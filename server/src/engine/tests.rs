@@ -1,0 +1,527 @@
+//! Property test: random sequences of operations — signals, workflow tasks started, completed
+//! with random commands or failed, activities started/completed/failed/canceled, heartbeats,
+//! timers fired (stale ones too), cancellation and termination — keep the history invariants.
+//! Operations are driven like the real caller would: effects arm timers that later fire, and a
+//! rejected completion is followed by `fail_workflow_task_by_server`.
+
+use std::collections::BTreeMap;
+
+use proptest::prelude::*;
+use prost::Message;
+use temporalio_protos::temporal::api::{
+    command::v1::{
+        Command, RecordMarkerCommandAttributes, UpsertWorkflowSearchAttributesCommandAttributes,
+        command,
+    },
+    common::v1::SearchAttributes,
+    enums::v1::{CommandType, EventType},
+    history::v1::{HistoryEvent, history_event::Attributes},
+    workflowservice::v1::{
+        RequestCancelWorkflowExecutionRequest, RespondWorkflowTaskFailedRequest,
+        TerminateWorkflowExecutionRequest,
+    },
+};
+
+use super::{
+    Effect, EngineError, MutableState, TimerTask, Transition, activity_task_started,
+    cancel_activity, complete_activity, complete_workflow_task, events::is_close_event,
+    fail_activity, fail_workflow_task, fail_workflow_task_by_server, fire_timer, record_heartbeat,
+    request_cancel_workflow, signal, terminate_workflow, test_support::*, time::duration,
+    workflow_task_started,
+};
+
+#[derive(Clone, Debug)]
+enum Cmd {
+    Schedule {
+        id: u8,
+        heartbeat: bool,
+        schedule_to_close: bool,
+    },
+    StartTimer {
+        id: u8,
+        ms: i64,
+    },
+    CancelTimer {
+        id: u8,
+    },
+    CancelActivity {
+        pick: usize,
+    },
+    Marker,
+    Upsert,
+    Complete,
+    Fail,
+    CancelWorkflow,
+}
+
+#[derive(Clone, Debug)]
+enum Op {
+    Signal {
+        request_id: u8,
+    },
+    StartTask {
+        wrong: bool,
+    },
+    CompleteTask {
+        cmds: Vec<Cmd>,
+        force: bool,
+        wrong: bool,
+    },
+    FailTask,
+    ActivityStart {
+        pick: usize,
+        wrong: bool,
+    },
+    ActivityComplete {
+        pick: usize,
+        wrong: bool,
+    },
+    ActivityFail {
+        pick: usize,
+        non_retryable: bool,
+    },
+    ActivityCancel {
+        pick: usize,
+    },
+    Heartbeat {
+        pick: usize,
+    },
+    FireTimer {
+        pick: usize,
+    },
+    Advance {
+        ms: i64,
+    },
+    RequestCancel,
+    Terminate,
+}
+
+fn cmd_strategy() -> impl Strategy<Value = Cmd> {
+    prop_oneof![
+        4 => (0u8..4, any::<bool>(), any::<bool>()).prop_map(|(id, heartbeat, schedule_to_close)| {
+            Cmd::Schedule { id, heartbeat, schedule_to_close }
+        }),
+        3 => (0u8..3, 1i64..20_000).prop_map(|(id, ms)| Cmd::StartTimer { id, ms }),
+        1 => (0u8..3).prop_map(|id| Cmd::CancelTimer { id }),
+        1 => (0usize..4).prop_map(|pick| Cmd::CancelActivity { pick }),
+        1 => Just(Cmd::Marker),
+        1 => Just(Cmd::Upsert),
+        1 => prop_oneof![Just(Cmd::Complete), Just(Cmd::Fail), Just(Cmd::CancelWorkflow)],
+    ]
+}
+
+fn op_strategy() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        3 => (0u8..6).prop_map(|request_id| Op::Signal { request_id }),
+        6 => prop::bool::weighted(0.1).prop_map(|wrong| Op::StartTask { wrong }),
+        6 => (prop::collection::vec(cmd_strategy(), 0..4), prop::bool::weighted(0.2), prop::bool::weighted(0.1))
+            .prop_map(|(cmds, force, wrong)| Op::CompleteTask { cmds, force, wrong }),
+        1 => Just(Op::FailTask),
+        4 => (0usize..4, prop::bool::weighted(0.1)).prop_map(|(pick, wrong)| Op::ActivityStart { pick, wrong }),
+        3 => (0usize..4, prop::bool::weighted(0.1)).prop_map(|(pick, wrong)| Op::ActivityComplete { pick, wrong }),
+        3 => (0usize..4, prop::bool::weighted(0.2)).prop_map(|(pick, non_retryable)| Op::ActivityFail { pick, non_retryable }),
+        1 => (0usize..4).prop_map(|pick| Op::ActivityCancel { pick }),
+        2 => (0usize..4).prop_map(|pick| Op::Heartbeat { pick }),
+        5 => (0usize..16).prop_map(|pick| Op::FireTimer { pick }),
+        2 => (1i64..30_000).prop_map(|ms| Op::Advance { ms }),
+        1 => prop::bool::weighted(0.3).prop_map(|cancel| if cancel { Op::RequestCancel } else { Op::Advance { ms: 1 } }),
+        1 => prop::bool::weighted(0.1).prop_map(|end| if end { Op::Terminate } else { Op::Advance { ms: 1 } }),
+    ]
+}
+
+/// The caller's view: the whole history, the armed timers, the clock.
+struct Driver {
+    state: MutableState,
+    history: Vec<HistoryEvent>,
+    timers: Vec<TimerTask>,
+    now: i64,
+}
+
+impl Driver {
+    fn new() -> Self {
+        let (state, t) = started();
+        let mut driver = Driver {
+            state,
+            history: Vec::new(),
+            timers: Vec::new(),
+            now: T0,
+        };
+        driver.absorb(&t);
+        driver
+    }
+
+    fn absorb(&mut self, t: &Transition) {
+        for event in &t.events {
+            let expected = i64::try_from(self.history.len()).unwrap() + 1;
+            assert_eq!(event.event_id, expected, "ids are contiguous from 1");
+            assert!(event.event_time.is_some(), "every event has a time");
+            if let Some(last) = self.history.last() {
+                assert!(!is_close_event(ty(last)), "nothing after a close event");
+            } else {
+                assert_eq!(ty(event), EventType::WorkflowExecutionStarted);
+            }
+            self.history.push(event.clone());
+        }
+        for effect in &t.effects {
+            if let Effect::Timer(timer) = effect {
+                self.timers.push(timer.clone());
+            }
+        }
+        if t.effects.contains(&Effect::Closed) {
+            assert!(self.state.is_closed());
+            assert_eq!(
+                t.effects,
+                [Effect::Closed],
+                "nothing is asked for after a close"
+            );
+        }
+    }
+
+    /// Runs one engine call; an `Err` must leave the state byte-identical.
+    fn run(
+        &mut self,
+        call: impl FnOnce(&mut MutableState, i64) -> Result<Transition, EngineError>,
+    ) -> Option<EngineError> {
+        let before = self.state.encode_to_vec();
+        match call(&mut self.state, self.now) {
+            Ok(t) => {
+                self.absorb(&t);
+                None
+            }
+            Err(err) => {
+                assert_eq!(
+                    self.state.encode_to_vec(),
+                    before,
+                    "Err changed the state: {err:?}"
+                );
+                Some(err)
+            }
+        }
+    }
+
+    fn activity(&self, pick: usize) -> Option<(i64, i32)> {
+        let pending: Vec<_> = self.state.pending_activities().collect();
+        (!pending.is_empty()).then(|| {
+            let info = pending[pick % pending.len()];
+            (info.scheduled_event_id, info.attempt)
+        })
+    }
+
+    fn apply(&mut self, op: Op) {
+        match op {
+            Op::Signal { request_id } => {
+                let req = signal_req("s", &format!("r{request_id}"));
+                self.run(|s, now| signal(s, &req, now));
+            }
+            Op::StartTask { wrong } => {
+                let Some(task) = self.state.pending_workflow_task().cloned() else {
+                    return;
+                };
+                let attempt = task.attempt + i32::from(wrong);
+                self.run(|s, now| {
+                    workflow_task_started(s, task.scheduled_event_id, attempt, "w", "p", now)
+                });
+            }
+            Op::CompleteTask { cmds, force, wrong } => {
+                let Some(task) = self.state.pending_workflow_task().cloned() else {
+                    return;
+                };
+                let mut req = completed_req(cmds.iter().map(|c| self.command(c)).collect());
+                req.force_create_new_workflow_task = force;
+                let started = task.started_event_id + i64::from(wrong);
+                let err = self.run(|s, now| {
+                    complete_workflow_task(
+                        s,
+                        task.scheduled_event_id,
+                        started,
+                        task.attempt,
+                        &req,
+                        now,
+                    )
+                });
+                if let Some(EngineError::CommandRejected { cause, message }) = err {
+                    let failed =
+                        self.run(|s, now| fail_workflow_task_by_server(s, cause, &message, now));
+                    assert!(
+                        failed.is_none(),
+                        "a rejected task can always be failed: {failed:?}"
+                    );
+                }
+            }
+            Op::FailTask => {
+                let Some(task) = self.state.pending_workflow_task().cloned() else {
+                    return;
+                };
+                let req = RespondWorkflowTaskFailedRequest::default();
+                self.run(|s, now| {
+                    fail_workflow_task(
+                        s,
+                        task.scheduled_event_id,
+                        task.started_event_id,
+                        task.attempt,
+                        &req,
+                        now,
+                    )
+                });
+            }
+            Op::ActivityStart { pick, wrong } => {
+                let Some((sched, attempt)) = self.activity(pick) else {
+                    return;
+                };
+                let attempt = attempt + i32::from(wrong);
+                self.run(|s, now| activity_task_started(s, sched, attempt, "w", "p", now));
+            }
+            Op::ActivityComplete { pick, wrong } => {
+                let Some((sched, attempt)) = self.activity(pick) else {
+                    return;
+                };
+                let attempt = attempt - i32::from(wrong);
+                self.run(|s, now| {
+                    complete_activity(s, sched, attempt, Some(payloads("r")), "w", now)
+                });
+            }
+            Op::ActivityFail {
+                pick,
+                non_retryable,
+            } => {
+                let Some((sched, attempt)) = self.activity(pick) else {
+                    return;
+                };
+                let failure = app_failure("f", non_retryable);
+                self.run(|s, now| fail_activity(s, sched, attempt, Some(failure), None, "w", now));
+            }
+            Op::ActivityCancel { pick } => {
+                let Some((sched, attempt)) = self.activity(pick) else {
+                    return;
+                };
+                self.run(|s, now| cancel_activity(s, sched, attempt, None, "w", now));
+            }
+            Op::Heartbeat { pick } => {
+                let Some((sched, attempt)) = self.activity(pick) else {
+                    return;
+                };
+                self.run(|s, now| {
+                    record_heartbeat(s, sched, attempt, Some(payloads("h")), now).map(|(t, _)| t)
+                });
+            }
+            Op::FireTimer { pick } => {
+                if self.timers.is_empty() {
+                    return;
+                }
+                let timer = self.timers.remove(pick % self.timers.len());
+                self.now = self.now.max(timer.fire_at);
+                let err = self.run(|s, now| fire_timer(s, &timer, now));
+                assert!(err.is_none(), "timers never fail: {err:?}");
+            }
+            Op::Advance { ms } => self.now += ms,
+            Op::RequestCancel => {
+                let req = RequestCancelWorkflowExecutionRequest::default();
+                self.run(|s, now| request_cancel_workflow(s, &req, now));
+            }
+            Op::Terminate => {
+                let req = TerminateWorkflowExecutionRequest::default();
+                self.run(|s, now| terminate_workflow(s, &req, now));
+            }
+        }
+        self.check_state();
+    }
+
+    fn command(&self, cmd: &Cmd) -> Command {
+        match cmd {
+            Cmd::Schedule {
+                id,
+                heartbeat,
+                schedule_to_close,
+            } => schedule_activity_cmd(&format!("a{id}"), |a| {
+                a.start_to_close_timeout = Some(duration(5_000));
+                if *heartbeat {
+                    a.heartbeat_timeout = Some(duration(1_000));
+                }
+                if *schedule_to_close {
+                    a.schedule_to_close_timeout = Some(duration(12_000));
+                    a.schedule_to_start_timeout = Some(duration(3_000));
+                }
+            }),
+            Cmd::StartTimer { id, ms } => start_timer_cmd(&format!("t{id}"), *ms),
+            Cmd::CancelTimer { id } => cancel_timer_cmd(&format!("t{id}")),
+            Cmd::CancelActivity { pick } => {
+                cancel_activity_cmd(self.activity(*pick).map_or(999, |(sched, _)| sched))
+            }
+            Cmd::Marker => Command {
+                command_type: CommandType::RecordMarker as i32,
+                attributes: Some(command::Attributes::RecordMarkerCommandAttributes(
+                    RecordMarkerCommandAttributes {
+                        marker_name: "m".into(),
+                        ..Default::default()
+                    },
+                )),
+                ..Default::default()
+            },
+            Cmd::Upsert => Command {
+                command_type: CommandType::UpsertWorkflowSearchAttributes as i32,
+                attributes: Some(
+                    command::Attributes::UpsertWorkflowSearchAttributesCommandAttributes(
+                        UpsertWorkflowSearchAttributesCommandAttributes {
+                            search_attributes: Some(SearchAttributes {
+                                indexed_fields: [("k".to_string(), payload("v"))]
+                                    .into_iter()
+                                    .collect(),
+                            }),
+                        },
+                    ),
+                ),
+                ..Default::default()
+            },
+            Cmd::Complete => complete_cmd(),
+            Cmd::Fail => fail_cmd("no"),
+            Cmd::CancelWorkflow => cancel_workflow_cmd(),
+        }
+    }
+
+    fn check_state(&self) {
+        let state = &self.state;
+        assert_eq!(
+            state.next_event_id(),
+            i64::try_from(self.history.len()).unwrap() + 1
+        );
+        assert_eq!(
+            MutableState::decode(state.encode_to_vec().as_slice()).unwrap(),
+            *state
+        );
+        if state.is_closed() {
+            assert!(state.pending_workflow_task().is_none());
+            assert_eq!(state.pending_activities().count(), 0);
+            assert!(state.buffered_events.is_empty());
+        }
+        if !state.task_started() {
+            assert!(
+                state.buffered_events.is_empty(),
+                "buffering only while a task is started"
+            );
+        }
+        if let Some(task) = state.pending_workflow_task() {
+            let scheduled = &self.history[usize::try_from(task.scheduled_event_id - 1).unwrap()];
+            assert_eq!(ty(scheduled), EventType::WorkflowTaskScheduled);
+        }
+    }
+
+    /// Whole-history shape checks.
+    fn check_history(&self) {
+        let mut started_activity: BTreeMap<i64, i64> = BTreeMap::new();
+        for (index, event) in self.history.iter().enumerate() {
+            match &event.attributes {
+                Some(Attributes::WorkflowTaskStartedEventAttributes(a)) => {
+                    let scheduled =
+                        &self.history[usize::try_from(a.scheduled_event_id - 1).unwrap()];
+                    assert_eq!(ty(scheduled), EventType::WorkflowTaskScheduled);
+                    // Nothing is appended while a task is started: its outcome comes next.
+                    if let Some(next) = self.history.get(index + 1) {
+                        assert!(
+                            matches!(
+                                ty(next),
+                                EventType::WorkflowTaskCompleted
+                                    | EventType::WorkflowTaskFailed
+                                    | EventType::WorkflowTaskTimedOut
+                            ),
+                            "event after WorkflowTaskStarted: {:?}",
+                            ty(next)
+                        );
+                    }
+                }
+                Some(Attributes::ActivityTaskStartedEventAttributes(a)) => {
+                    started_activity.insert(a.scheduled_event_id, event.event_id);
+                }
+                Some(attributes) => {
+                    if let Some(scheduled) = super::events::activity_final_scheduled_id(attributes)
+                    {
+                        let started = match attributes {
+                            Attributes::ActivityTaskCompletedEventAttributes(a) => {
+                                a.started_event_id
+                            }
+                            Attributes::ActivityTaskFailedEventAttributes(a) => a.started_event_id,
+                            Attributes::ActivityTaskTimedOutEventAttributes(a) => {
+                                a.started_event_id
+                            }
+                            Attributes::ActivityTaskCanceledEventAttributes(a) => {
+                                a.started_event_id
+                            }
+                            _ => 0,
+                        };
+                        assert_eq!(
+                            started,
+                            started_activity.get(&scheduled).copied().unwrap_or(0)
+                        );
+                    }
+                }
+                None => panic!("event without attributes"),
+            }
+        }
+    }
+}
+
+fn ty(event: &HistoryEvent) -> EventType {
+    EventType::try_from(event.event_type).unwrap_or(EventType::Unspecified)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+
+    #[test]
+    fn random_operations_keep_history_invariants(ops in prop::collection::vec(op_strategy(), 1..80)) {
+        let mut driver = Driver::new();
+        for op in ops {
+            driver.apply(op);
+        }
+        driver.check_history();
+    }
+}
+
+#[test]
+fn exactly_one_started_event_after_retries() {
+    // Scenario of the brief, end to end through the driver: fail twice, then succeed.
+    let mut driver = Driver::new();
+    driver.apply(Op::StartTask { wrong: false });
+    driver.apply(Op::CompleteTask {
+        cmds: vec![Cmd::Schedule {
+            id: 0,
+            heartbeat: false,
+            schedule_to_close: false,
+        }],
+        force: false,
+        wrong: false,
+    });
+    for _ in 0..2 {
+        driver.apply(Op::ActivityStart {
+            pick: 0,
+            wrong: false,
+        });
+        driver.apply(Op::ActivityFail {
+            pick: 0,
+            non_retryable: false,
+        });
+        let retry = driver
+            .timers
+            .iter()
+            .position(|t| t.kind() == super::TimerKind::ActivityRetry)
+            .unwrap();
+        driver.apply(Op::FireTimer { pick: retry });
+    }
+    driver.apply(Op::ActivityStart {
+        pick: 0,
+        wrong: false,
+    });
+    driver.apply(Op::ActivityComplete {
+        pick: 0,
+        wrong: false,
+    });
+    let started: Vec<_> = driver
+        .history
+        .iter()
+        .filter_map(|e| match &e.attributes {
+            Some(Attributes::ActivityTaskStartedEventAttributes(a)) => Some(a.attempt),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(started, [3]);
+    driver.check_history();
+}

@@ -1,0 +1,228 @@
+//! Activity tasks: long-poll hand-off, started (invisible in history), completion, failure,
+//! cancellation and heartbeats.
+
+use temporalio_protos::temporal::api::{
+    common::v1::{WorkflowExecution, WorkflowType},
+    workflowservice::v1::{
+        PollActivityTaskQueueRequest, PollActivityTaskQueueResponse,
+        RecordActivityTaskHeartbeatRequest, RecordActivityTaskHeartbeatResponse,
+        RespondActivityTaskCanceledRequest, RespondActivityTaskCompletedRequest,
+        RespondActivityTaskFailedRequest,
+    },
+};
+use tokio::time::Instant;
+
+use super::{
+    ExecutionError, Executions, QueuedTask, RunKey, TASK_ACTIVITY, keys, workflow_tasks::LONG_POLL,
+};
+use crate::{
+    engine::{self, EngineError},
+    matching::{QueueKey, QueueKind},
+    store::{Keyspace, WriteBatch},
+    tokens::TaskClaims,
+};
+
+/// Token kind of activity tasks.
+const TOKEN_ACTIVITY: i32 = 2;
+
+impl Executions {
+    /// Waits for an activity task, records it started and returns it.
+    pub async fn poll_activity_task(
+        &self,
+        request: &PollActivityTaskQueueRequest,
+    ) -> Result<PollActivityTaskQueueResponse, ExecutionError> {
+        let queue_name = request
+            .task_queue
+            .as_ref()
+            .map(|q| q.name.clone())
+            .unwrap_or_default();
+        if queue_name.is_empty() {
+            return Err(ExecutionError::InvalidArgument(
+                "task_queue.name is required".into(),
+            ));
+        }
+        let key = QueueKey {
+            namespace: request.namespace.clone(),
+            name: queue_name,
+            kind: QueueKind::Activity,
+        };
+        let deadline = Instant::now() + LONG_POLL;
+        loop {
+            let Some(remaining) = deadline.checked_duration_since(Instant::now()) else {
+                return Ok(PollActivityTaskQueueResponse::default());
+            };
+            let Some(task) = self.queues.poll(&key, remaining).await else {
+                return Ok(PollActivityTaskQueueResponse::default());
+            };
+            if let Some(response) = self.start_activity_task(&task, &request.identity).await? {
+                return Ok(response);
+            }
+        }
+    }
+
+    async fn start_activity_task(
+        &self,
+        task: &QueuedTask,
+        identity: &str,
+    ) -> Result<Option<PollActivityTaskQueueResponse>, ExecutionError> {
+        let row = keys::task(
+            &task.run,
+            TASK_ACTIVITY,
+            task.scheduled_event_id,
+            task.attempt,
+        );
+        let mut consumed = WriteBatch::default();
+        consumed.delete(Keyspace::Tasks, row.clone());
+        let (scheduled, attempt) = (task.scheduled_event_id, task.attempt);
+        let outcome = self
+            .mutate(&task.run, consumed, |state, now| {
+                engine::activity_task_started(state, scheduled, attempt, identity, "", now)
+                    .map(|t| (t, ()))
+            })
+            .await;
+        let state = match outcome {
+            Ok((state, ())) => state,
+            Err(
+                ExecutionError::NotFound(_)
+                | ExecutionError::Engine(EngineError::NotFound(_) | EngineError::WorkflowClosed),
+            ) => {
+                self.forget_row(Keyspace::Tasks, row).await;
+                return Ok(None);
+            }
+            Err(err) => return Err(err),
+        };
+        let Some(activity) = state.pending_activity(scheduled) else {
+            return Ok(None);
+        };
+        let claims = TaskClaims {
+            kind: TOKEN_ACTIVITY,
+            namespace: task.run.namespace.clone(),
+            workflow_id: task.run.workflow_id.clone(),
+            run_id: task.run.run_id.clone(),
+            scheduled_event_id: scheduled,
+            started_event_id: 0,
+            attempt: activity.attempt,
+            query_id: String::new(),
+        };
+        Ok(Some(PollActivityTaskQueueResponse {
+            task_token: self.tokens.sign(&claims),
+            workflow_namespace: task.run.namespace.clone(),
+            workflow_type: Some(WorkflowType {
+                name: state.workflow_type().to_string(),
+            }),
+            workflow_execution: Some(WorkflowExecution {
+                workflow_id: task.run.workflow_id.clone(),
+                run_id: task.run.run_id.clone(),
+            }),
+            activity_type: activity.activity_type.clone(),
+            activity_id: activity.activity_id.clone(),
+            header: activity.header.clone(),
+            input: activity.input.clone(),
+            heartbeat_details: activity.heartbeat_details.clone(),
+            scheduled_time: activity.scheduled_time,
+            current_attempt_scheduled_time: activity.current_attempt_scheduled_time,
+            started_time: activity.started_time,
+            attempt: activity.attempt,
+            schedule_to_close_timeout: activity.schedule_to_close_timeout,
+            start_to_close_timeout: activity.start_to_close_timeout,
+            heartbeat_timeout: activity.heartbeat_timeout,
+            retry_policy: activity.retry_policy.clone(),
+            ..Default::default()
+        }))
+    }
+
+    /// Records an activity's result.
+    pub async fn complete_activity(
+        &self,
+        request: &RespondActivityTaskCompletedRequest,
+    ) -> Result<(), ExecutionError> {
+        let (run, claims) = self.activity_claims(&request.task_token, &request.namespace)?;
+        self.mutate(&run, WriteBatch::default(), |state, now| {
+            engine::complete_activity(
+                state,
+                claims.scheduled_event_id,
+                claims.attempt,
+                request.result.clone(),
+                &request.identity,
+                now,
+            )
+            .map(|t| (t, ()))
+        })
+        .await?;
+        Ok(())
+    }
+
+    /// Records an activity attempt's failure (retried by policy, invisibly).
+    pub async fn fail_activity(
+        &self,
+        request: &RespondActivityTaskFailedRequest,
+    ) -> Result<(), ExecutionError> {
+        let (run, claims) = self.activity_claims(&request.task_token, &request.namespace)?;
+        self.mutate(&run, WriteBatch::default(), |state, now| {
+            engine::fail_activity(
+                state,
+                claims.scheduled_event_id,
+                claims.attempt,
+                request.failure.clone(),
+                request.last_heartbeat_details.clone(),
+                &request.identity,
+                now,
+            )
+            .map(|t| (t, ()))
+        })
+        .await?;
+        Ok(())
+    }
+
+    /// Records that an activity accepted its cancellation.
+    pub async fn cancel_activity(
+        &self,
+        request: &RespondActivityTaskCanceledRequest,
+    ) -> Result<(), ExecutionError> {
+        let (run, claims) = self.activity_claims(&request.task_token, &request.namespace)?;
+        self.mutate(&run, WriteBatch::default(), |state, now| {
+            engine::cancel_activity(
+                state,
+                claims.scheduled_event_id,
+                claims.attempt,
+                request.details.clone(),
+                &request.identity,
+                now,
+            )
+            .map(|t| (t, ()))
+        })
+        .await?;
+        Ok(())
+    }
+
+    /// Records a heartbeat; answers whether cancellation was requested.
+    pub async fn heartbeat(
+        &self,
+        request: &RecordActivityTaskHeartbeatRequest,
+    ) -> Result<RecordActivityTaskHeartbeatResponse, ExecutionError> {
+        let (run, claims) = self.activity_claims(&request.task_token, &request.namespace)?;
+        let (_, cancel_requested) = self
+            .mutate(&run, WriteBatch::default(), |state, now| {
+                engine::record_heartbeat(
+                    state,
+                    claims.scheduled_event_id,
+                    claims.attempt,
+                    request.details.clone(),
+                    now,
+                )
+            })
+            .await?;
+        Ok(RecordActivityTaskHeartbeatResponse {
+            cancel_requested,
+            ..Default::default()
+        })
+    }
+
+    fn activity_claims(
+        &self,
+        token: &[u8],
+        namespace: &str,
+    ) -> Result<(RunKey, TaskClaims), ExecutionError> {
+        self.claims(token, namespace, TOKEN_ACTIVITY)
+    }
+}

@@ -1,0 +1,413 @@
+//! Executions: where requests meet the engine and the store. Each change to a run is
+//! lock (per workflow id) → load state → engine transition (pure) → one atomic batch with the
+//! new state, the appended events and the task/timer index rows → group-committed flush →
+//! only then the in-memory effects (queue hand-off, timer wheel, history long polls) and the
+//! reply. Task queues and timers are indexes over the stored truth, rebuilt at start.
+//!
+//! - `keys`: key layouts.
+//! - `locks`: per-workflow serialization.
+//! - `watchers`: history long polls.
+//! - `start`: StartWorkflowExecution and signals.
+//! - `workflow_tasks`, `activity_tasks`: polls and responses.
+//! - `reads`: history pages and describe.
+//! - `timers_driver`: durable timers firing into the engine.
+
+mod activity_tasks;
+pub mod keys;
+mod locks;
+mod queries;
+mod reads;
+mod start;
+mod timers_driver;
+mod watchers;
+mod workflow_tasks;
+
+use std::{
+    sync::Arc,
+    time::{SystemTime, UNIX_EPOCH},
+};
+
+use prost::Message;
+
+pub use keys::RunKey;
+use locks::StripedLocks;
+use watchers::{HistoryWatchers, Progress};
+
+use crate::{
+    engine::{Effect, EngineError, MutableState, TimerTask, Transition},
+    matching::{QueueKey, QueueKind, TaskQueues},
+    store::{Committer, Keyspace, StoreError, WriteBatch},
+    timers::TimerWheel,
+    tokens::TokenKey,
+};
+
+/// Task kinds in the Tasks keyspace.
+const TASK_WORKFLOW: u8 = 1;
+const TASK_ACTIVITY: u8 = 2;
+
+/// A task waiting in a queue: which run, which scheduled event, which attempt (or which query).
+#[derive(Clone, Debug)]
+pub(crate) struct QueuedTask {
+    run: RunKey,
+    scheduled_event_id: i64,
+    attempt: i32,
+    /// Set for query-only workflow tasks.
+    query_id: Option<String>,
+}
+
+/// A durable timer in the wheel, with its row key for deletion once handled.
+#[derive(Clone, Debug)]
+pub(crate) struct DueTimer {
+    run: RunKey,
+    timer: TimerTask,
+    row: Vec<u8>,
+}
+
+/// The value of a Tasks row.
+#[derive(Clone, PartialEq, Message)]
+struct TaskRow {
+    #[prost(string, tag = "1")]
+    task_queue: String,
+}
+
+/// Why an execution operation failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ExecutionError {
+    /// The engine refused (not found, invalid, rejected commands, closed).
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    /// No such workflow execution.
+    #[error("workflow execution {0} not found")]
+    NotFound(String),
+    /// The task token is not valid (forged, from another server, or damaged).
+    #[error("task token is not valid")]
+    BadToken,
+    /// A run with this workflow id is running.
+    #[error("workflow execution is already started: workflow id {workflow_id}, run id {run_id}")]
+    AlreadyStarted {
+        /// The workflow id.
+        workflow_id: String,
+        /// The running run's id.
+        run_id: String,
+        /// The request id that started it.
+        start_request_id: String,
+    },
+    /// The request is invalid; the message says what to fix.
+    #[error("{0}")]
+    InvalidArgument(String),
+    /// The store failed; nothing was acknowledged.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The worker answered the query with a failure.
+    #[error("query failed: {0}")]
+    QueryFailed(String),
+    /// No worker answered the query in time.
+    #[error("no worker answered the query in time; is a worker polling the workflow's task queue?")]
+    QueryTimedOut,
+    /// The server is shutting down.
+    #[error("the server is shutting down")]
+    ShuttingDown,
+}
+
+/// The execution service shared by the API handlers.
+pub struct Executions {
+    committer: Committer,
+    tokens: TokenKey,
+    queues: TaskQueues<QueuedTask>,
+    timers: TimerWheel<DueTimer>,
+    locks: StripedLocks,
+    watchers: HistoryWatchers,
+    queries: queries::PendingQueries,
+}
+
+impl Executions {
+    /// Opens the service over the store and rebuilds task queues and timers from it.
+    pub fn open(committer: Committer, tokens: TokenKey) -> Result<Arc<Self>, ExecutionError> {
+        let this = Arc::new(Self {
+            committer,
+            tokens,
+            queues: TaskQueues::new(),
+            timers: TimerWheel::new(),
+            locks: StripedLocks::new(),
+            watchers: HistoryWatchers::new(),
+            queries: queries::PendingQueries::new(),
+        });
+        this.rebuild()?;
+        Ok(this)
+    }
+
+    /// Starts firing durable timers; runs until `shutdown`.
+    pub fn spawn_timer_driver(self: &Arc<Self>) -> tokio::task::JoinHandle<()> {
+        let this = self.clone();
+        tokio::spawn(async move { timers_driver::run(this).await })
+    }
+
+    /// Wakes every long poll with an empty answer and stops the timer driver.
+    pub fn shutdown(&self) {
+        self.queues.shutdown();
+        self.timers.shutdown();
+    }
+
+    /// Re-creates the in-memory queues and timer wheel from the stored index rows.
+    fn rebuild(&self) -> Result<(), ExecutionError> {
+        let store = self.committer.store();
+        let mut tasks = 0usize;
+        for (key, value) in store.scan_prefix(Keyspace::Tasks, b"", usize::MAX)? {
+            let row = TaskRow::decode(value.as_slice())
+                .map_err(|err| StoreError::decode(Keyspace::Tasks, &key, err))?;
+            let (run, kind, scheduled_event_id, attempt) = keys::parse_task(&key)
+                .map_err(|err| StoreError::malformed_key(Keyspace::Tasks, &key, err))?;
+            let queue = QueueKey {
+                namespace: run.namespace.clone(),
+                name: row.task_queue,
+                kind: if kind == TASK_ACTIVITY {
+                    QueueKind::Activity
+                } else {
+                    QueueKind::Workflow
+                },
+            };
+            self.queues.push(
+                &queue,
+                QueuedTask {
+                    run,
+                    scheduled_event_id,
+                    attempt,
+                    query_id: None,
+                },
+            );
+            tasks += 1;
+        }
+        let mut timers = 0usize;
+        for (key, value) in store.scan_prefix(Keyspace::Timers, b"", usize::MAX)? {
+            let timer = TimerTask::decode(value.as_slice())
+                .map_err(|err| StoreError::decode(Keyspace::Timers, &key, err))?;
+            let run = keys::parse_timer_run(&key)
+                .map_err(|err| StoreError::malformed_key(Keyspace::Timers, &key, err))?;
+            self.timers.insert(
+                timer.fire_at_ms(),
+                DueTimer {
+                    run,
+                    timer,
+                    row: key,
+                },
+            );
+            timers += 1;
+        }
+        tracing::info!(
+            tasks,
+            timers,
+            "task queues and timers rebuilt from the store"
+        );
+        Ok(())
+    }
+
+    /// Loads the state of `run`.
+    fn load(&self, run: &RunKey) -> Result<Option<MutableState>, ExecutionError> {
+        let key = keys::state(run);
+        let Some(bytes) = self.committer.store().get(Keyspace::Executions, &key)? else {
+            return Ok(None);
+        };
+        let state = MutableState::decode(bytes.as_slice())
+            .map_err(|err| StoreError::decode(Keyspace::Executions, &key, err))?;
+        Ok(Some(state))
+    }
+
+    /// The current run id of a workflow id.
+    fn current_run_id(
+        &self,
+        namespace: &str,
+        workflow_id: &str,
+    ) -> Result<Option<String>, ExecutionError> {
+        let key = keys::current_run(namespace, workflow_id);
+        Ok(self
+            .committer
+            .store()
+            .get(Keyspace::Executions, &key)?
+            .map(|bytes| String::from_utf8_lossy(&bytes).into_owned()))
+    }
+
+    /// Resolves an execution reference (empty run id = the current run).
+    fn resolve(
+        &self,
+        namespace: &str,
+        workflow_id: &str,
+        run_id: &str,
+    ) -> Result<RunKey, ExecutionError> {
+        if workflow_id.is_empty() {
+            return Err(ExecutionError::InvalidArgument(
+                "workflow_id is required".into(),
+            ));
+        }
+        if !run_id.is_empty() {
+            return Ok(RunKey::new(namespace, workflow_id, run_id));
+        }
+        let run_id = self
+            .current_run_id(namespace, workflow_id)?
+            .ok_or_else(|| ExecutionError::NotFound(format!("{workflow_id:?}")))?;
+        Ok(RunKey::new(namespace, workflow_id, &run_id))
+    }
+
+    /// Applies `change` to the stored state of `run` under its lock and commits the result with
+    /// `extra` (rows consumed by this change). Nothing is stored when `change` fails.
+    async fn mutate<R>(
+        &self,
+        run: &RunKey,
+        extra: WriteBatch,
+        change: impl FnOnce(&mut MutableState, i64) -> Result<(Transition, R), EngineError>,
+    ) -> Result<(MutableState, R), ExecutionError> {
+        let _guard = self.locks.lock(&run.namespace, &run.workflow_id).await;
+        let mut state = self.load(run)?.ok_or_else(|| {
+            ExecutionError::NotFound(format!("{:?} run {:?}", run.workflow_id, run.run_id))
+        })?;
+        let (transition, extra_result) = change(&mut state, now_ms())?;
+        self.commit_transition(run, &state, transition, extra, false)
+            .await?;
+        Ok((state, extra_result))
+    }
+
+    /// Writes state + events + index rows in one batch, flushes, then applies the effects.
+    async fn commit_transition(
+        &self,
+        run: &RunKey,
+        state: &MutableState,
+        transition: Transition,
+        mut batch: WriteBatch,
+        new_run: bool,
+    ) -> Result<(), ExecutionError> {
+        batch.put(
+            Keyspace::Executions,
+            keys::state(run),
+            state.encode_to_vec(),
+        );
+        if new_run {
+            batch.put(
+                Keyspace::Executions,
+                keys::current_run(&run.namespace, &run.workflow_id),
+                run.run_id.as_bytes().to_vec(),
+            );
+        }
+        for event in &transition.events {
+            batch.put(
+                Keyspace::History,
+                keys::event(run, event.event_id),
+                event.encode_to_vec(),
+            );
+        }
+        let mut timers = Vec::new();
+        for effect in &transition.effects {
+            match effect {
+                Effect::WorkflowTask {
+                    task_queue,
+                    scheduled_event_id,
+                    attempt,
+                } => {
+                    let row = TaskRow {
+                        task_queue: task_queue.clone(),
+                    };
+                    batch.put(
+                        Keyspace::Tasks,
+                        keys::task(run, TASK_WORKFLOW, *scheduled_event_id, *attempt),
+                        row.encode_to_vec(),
+                    );
+                }
+                Effect::ActivityTask {
+                    task_queue,
+                    scheduled_event_id,
+                    attempt,
+                } => {
+                    let row = TaskRow {
+                        task_queue: task_queue.clone(),
+                    };
+                    batch.put(
+                        Keyspace::Tasks,
+                        keys::task(run, TASK_ACTIVITY, *scheduled_event_id, *attempt),
+                        row.encode_to_vec(),
+                    );
+                }
+                Effect::Timer(timer) => {
+                    let encoded = timer.encode_to_vec();
+                    let row = keys::timer(timer.fire_at_ms(), run, &encoded);
+                    batch.put(Keyspace::Timers, row.clone(), encoded);
+                    timers.push(DueTimer {
+                        run: run.clone(),
+                        timer: timer.clone(),
+                        row,
+                    });
+                }
+                Effect::Closed => {}
+            }
+        }
+        self.committer.commit(batch).await?;
+        // Durable: now the world may learn about it.
+        for effect in transition.effects {
+            match effect {
+                Effect::WorkflowTask {
+                    task_queue,
+                    scheduled_event_id,
+                    attempt,
+                } => {
+                    self.queues.push(
+                        &QueueKey {
+                            namespace: run.namespace.clone(),
+                            name: task_queue,
+                            kind: QueueKind::Workflow,
+                        },
+                        QueuedTask {
+                            run: run.clone(),
+                            scheduled_event_id,
+                            attempt,
+                            query_id: None,
+                        },
+                    );
+                }
+                Effect::ActivityTask {
+                    task_queue,
+                    scheduled_event_id,
+                    attempt,
+                } => {
+                    self.queues.push(
+                        &QueueKey {
+                            namespace: run.namespace.clone(),
+                            name: task_queue,
+                            kind: QueueKind::Activity,
+                        },
+                        QueuedTask {
+                            run: run.clone(),
+                            scheduled_event_id,
+                            attempt,
+                            query_id: None,
+                        },
+                    );
+                }
+                Effect::Timer(_) | Effect::Closed => {}
+            }
+        }
+        for due in timers {
+            self.timers.insert(due.timer.fire_at_ms(), due);
+        }
+        if !transition.events.is_empty() {
+            self.watchers.publish(
+                run,
+                Progress {
+                    next_event_id: state.next_event_id(),
+                    closed: state.is_closed(),
+                },
+            );
+        }
+        Ok(())
+    }
+}
+
+/// Milliseconds since the Unix epoch.
+pub(crate) fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+/// How long task-queue long polls wait before answering empty.
+pub fn workflow_tasks_long_poll() -> std::time::Duration {
+    workflow_tasks::LONG_POLL
+}

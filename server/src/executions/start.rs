@@ -1,0 +1,102 @@
+//! StartWorkflowExecution (with request-id idempotency and workflow-id reuse) and signals.
+
+use temporalio_protos::temporal::api::{
+    enums::v1::WorkflowIdReusePolicy,
+    workflowservice::v1::{
+        SignalWorkflowExecutionRequest, StartWorkflowExecutionRequest,
+        StartWorkflowExecutionResponse,
+    },
+};
+
+use super::{ExecutionError, Executions, RunKey, now_ms};
+use crate::{engine, store::WriteBatch};
+
+impl Executions {
+    /// Starts a workflow run, or returns the existing run for a repeated request id.
+    pub async fn start_workflow(
+        &self,
+        request: &StartWorkflowExecutionRequest,
+    ) -> Result<StartWorkflowExecutionResponse, ExecutionError> {
+        let namespace = &request.namespace;
+        let workflow_id = &request.workflow_id;
+        if workflow_id.is_empty() {
+            return Err(ExecutionError::InvalidArgument(
+                "workflow_id is required".into(),
+            ));
+        }
+        let _guard = self.locks.lock(namespace, workflow_id).await;
+        if let Some(current) = self.current_run_id(namespace, workflow_id)? {
+            let run = RunKey::new(namespace, workflow_id, &current);
+            if let Some(state) = self.load(&run)? {
+                if !request.request_id.is_empty() && state.start_request_id() == request.request_id
+                {
+                    return Ok(started(current, false));
+                }
+                if !state.is_closed() {
+                    return Err(ExecutionError::AlreadyStarted {
+                        workflow_id: workflow_id.clone(),
+                        run_id: current,
+                        start_request_id: state.start_request_id().to_string(),
+                    });
+                }
+                check_reuse_policy(request, &state)?;
+            }
+        }
+        let run_id = uuid::Uuid::new_v4().to_string();
+        let (state, transition) = engine::start_workflow(request, &run_id, now_ms())?;
+        let run = RunKey::new(namespace, workflow_id, &run_id);
+        self.commit_transition(&run, &state, transition, WriteBatch::default(), true)
+            .await?;
+        Ok(started(run_id, true))
+    }
+
+    /// Signals a running workflow.
+    pub async fn signal(
+        &self,
+        request: &SignalWorkflowExecutionRequest,
+    ) -> Result<(), ExecutionError> {
+        let execution = request.workflow_execution.clone().unwrap_or_default();
+        let run = self.resolve(
+            &request.namespace,
+            &execution.workflow_id,
+            &execution.run_id,
+        )?;
+        self.mutate(&run, WriteBatch::default(), |state, now| {
+            engine::signal(state, request, now).map(|t| (t, ()))
+        })
+        .await?;
+        Ok(())
+    }
+}
+
+fn started(run_id: String, started: bool) -> StartWorkflowExecutionResponse {
+    StartWorkflowExecutionResponse {
+        run_id,
+        started,
+        ..Default::default()
+    }
+}
+
+fn check_reuse_policy(
+    request: &StartWorkflowExecutionRequest,
+    previous: &engine::MutableState,
+) -> Result<(), ExecutionError> {
+    use temporalio_protos::temporal::api::enums::v1::WorkflowExecutionStatus as S;
+    let policy = WorkflowIdReusePolicy::try_from(request.workflow_id_reuse_policy)
+        .unwrap_or(WorkflowIdReusePolicy::AllowDuplicate);
+    let refused = match policy {
+        WorkflowIdReusePolicy::RejectDuplicate => true,
+        WorkflowIdReusePolicy::AllowDuplicateFailedOnly => {
+            matches!(previous.status(), S::Completed)
+        }
+        _ => false,
+    };
+    if refused {
+        return Err(ExecutionError::AlreadyStarted {
+            workflow_id: request.workflow_id.clone(),
+            run_id: previous.run_id().to_string(),
+            start_request_id: previous.start_request_id().to_string(),
+        });
+    }
+    Ok(())
+}

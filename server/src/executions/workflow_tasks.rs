@@ -1,0 +1,270 @@
+//! Workflow tasks: long-poll hand-off, the started transition, completion and failure.
+
+use std::time::Duration;
+
+use temporalio_protos::temporal::api::{
+    common::v1::{WorkflowExecution, WorkflowType},
+    enums::v1::TaskQueueKind,
+    history::v1::History,
+    taskqueue::v1::TaskQueue,
+    workflowservice::v1::{
+        PollWorkflowTaskQueueRequest, PollWorkflowTaskQueueResponse,
+        RespondWorkflowTaskCompletedRequest, RespondWorkflowTaskCompletedResponse,
+        RespondWorkflowTaskFailedRequest,
+    },
+};
+use tokio::time::Instant;
+
+use super::{ExecutionError, Executions, QueuedTask, RunKey, TASK_WORKFLOW, keys};
+use crate::{
+    engine::{self, EngineError},
+    matching::{QueueKey, QueueKind},
+    store::{Keyspace, WriteBatch},
+    tokens::TaskClaims,
+};
+
+/// Long polls answer empty before the SDK's 70 s client deadline.
+pub(crate) const LONG_POLL: Duration = Duration::from_secs(60);
+/// Token kind of workflow tasks.
+pub(crate) const TOKEN_WORKFLOW: i32 = 1;
+
+impl Executions {
+    /// Waits for a workflow task on the queue, records it started and returns it with history.
+    /// An empty response (no task token) means the long poll timed out.
+    pub async fn poll_workflow_task(
+        &self,
+        request: &PollWorkflowTaskQueueRequest,
+    ) -> Result<PollWorkflowTaskQueueResponse, ExecutionError> {
+        let queue_name = request
+            .task_queue
+            .as_ref()
+            .map(|q| q.name.clone())
+            .unwrap_or_default();
+        if queue_name.is_empty() {
+            return Err(ExecutionError::InvalidArgument(
+                "task_queue.name is required".into(),
+            ));
+        }
+        let key = QueueKey {
+            namespace: request.namespace.clone(),
+            name: queue_name,
+            kind: QueueKind::Workflow,
+        };
+        let deadline = Instant::now() + LONG_POLL;
+        loop {
+            let Some(remaining) = deadline.checked_duration_since(Instant::now()) else {
+                return Ok(PollWorkflowTaskQueueResponse::default());
+            };
+            let Some(task) = self.queues.poll(&key, remaining).await else {
+                return Ok(PollWorkflowTaskQueueResponse::default());
+            };
+            let response = match &task.query_id {
+                Some(query_id) => self.query_task(&task, query_id)?,
+                None => self.start_workflow_task(&task, request).await?,
+            };
+            if let Some(response) = response {
+                return Ok(response);
+            }
+        }
+    }
+
+    /// Records a dequeued task as started; None when it turned out stale.
+    async fn start_workflow_task(
+        &self,
+        task: &QueuedTask,
+        request: &PollWorkflowTaskQueueRequest,
+    ) -> Result<Option<PollWorkflowTaskQueueResponse>, ExecutionError> {
+        let row = keys::task(
+            &task.run,
+            TASK_WORKFLOW,
+            task.scheduled_event_id,
+            task.attempt,
+        );
+        let mut consumed = WriteBatch::default();
+        consumed.delete(Keyspace::Tasks, row.clone());
+        let (scheduled, attempt) = (task.scheduled_event_id, task.attempt);
+        let outcome = self
+            .mutate(&task.run, consumed, |state, now| {
+                engine::workflow_task_started(state, scheduled, attempt, &request.identity, "", now)
+                    .map(|t| (t, ()))
+            })
+            .await;
+        let state = match outcome {
+            Ok((state, ())) => state,
+            Err(ExecutionError::NotFound(_) | ExecutionError::Engine(EngineError::NotFound(_))) => {
+                self.forget_row(Keyspace::Tasks, row).await;
+                return Ok(None);
+            }
+            Err(ExecutionError::Engine(EngineError::WorkflowClosed)) => {
+                self.forget_row(Keyspace::Tasks, row).await;
+                return Ok(None);
+            }
+            Err(err) => return Err(err),
+        };
+        let info = state
+            .pending_workflow_task()
+            .ok_or_else(|| ExecutionError::InvalidArgument("workflow task vanished".into()))?;
+        let claims = TaskClaims {
+            kind: TOKEN_WORKFLOW,
+            namespace: task.run.namespace.clone(),
+            workflow_id: task.run.workflow_id.clone(),
+            run_id: task.run.run_id.clone(),
+            scheduled_event_id: info.scheduled_event_id,
+            started_event_id: info.started_event_id,
+            attempt: info.attempt,
+            query_id: String::new(),
+        };
+        let events = self.read_events(&task.run, 1, i64::MAX)?;
+        Ok(Some(PollWorkflowTaskQueueResponse {
+            task_token: self.tokens.sign(&claims),
+            workflow_execution: Some(WorkflowExecution {
+                workflow_id: task.run.workflow_id.clone(),
+                run_id: task.run.run_id.clone(),
+            }),
+            workflow_type: Some(WorkflowType {
+                name: state.workflow_type().to_string(),
+            }),
+            previous_started_event_id: state.previous_started_event_id(),
+            started_event_id: info.started_event_id,
+            attempt: info.attempt,
+            history: Some(History { events }),
+            workflow_execution_task_queue: Some(TaskQueue {
+                name: state.task_queue().to_string(),
+                kind: TaskQueueKind::Normal.into(),
+                normal_name: String::new(),
+            }),
+            scheduled_time: info.scheduled_time,
+            started_time: info.started_time,
+            ..Default::default()
+        }))
+    }
+
+    /// A query-only task: the full history and the query, under a token of its own.
+    fn query_task(
+        &self,
+        task: &QueuedTask,
+        query_id: &str,
+    ) -> Result<Option<PollWorkflowTaskQueueResponse>, ExecutionError> {
+        let Some(query) = self.queries.query(query_id) else {
+            return Ok(None);
+        };
+        let Some(state) = self.load(&task.run)? else {
+            return Ok(None);
+        };
+        let claims = TaskClaims {
+            kind: super::queries::TOKEN_QUERY,
+            namespace: task.run.namespace.clone(),
+            workflow_id: task.run.workflow_id.clone(),
+            run_id: task.run.run_id.clone(),
+            query_id: query_id.to_string(),
+            ..Default::default()
+        };
+        let events = self.read_events(&task.run, 1, i64::MAX)?;
+        Ok(Some(PollWorkflowTaskQueueResponse {
+            task_token: self.tokens.sign(&claims),
+            workflow_execution: Some(WorkflowExecution {
+                workflow_id: task.run.workflow_id.clone(),
+                run_id: task.run.run_id.clone(),
+            }),
+            workflow_type: Some(WorkflowType {
+                name: state.workflow_type().to_string(),
+            }),
+            previous_started_event_id: state.previous_started_event_id(),
+            started_event_id: 0,
+            attempt: 1,
+            history: Some(History { events }),
+            query: Some(query),
+            workflow_execution_task_queue: Some(TaskQueue {
+                name: state.task_queue().to_string(),
+                kind: TaskQueueKind::Normal.into(),
+                normal_name: String::new(),
+            }),
+            ..Default::default()
+        }))
+    }
+
+    /// Applies the commands of a completed workflow task.
+    pub async fn complete_workflow_task(
+        &self,
+        request: &RespondWorkflowTaskCompletedRequest,
+    ) -> Result<RespondWorkflowTaskCompletedResponse, ExecutionError> {
+        let (run, claims) = self.workflow_claims(&request.task_token, &request.namespace)?;
+        let outcome = self
+            .mutate(&run, WriteBatch::default(), |state, now| {
+                engine::complete_workflow_task(
+                    state,
+                    claims.scheduled_event_id,
+                    claims.started_event_id,
+                    claims.attempt,
+                    request,
+                    now,
+                )
+                .map(|t| (t, ()))
+            })
+            .await;
+        match outcome {
+            Ok(_) => Ok(RespondWorkflowTaskCompletedResponse::default()),
+            Err(ExecutionError::Engine(EngineError::CommandRejected { cause, message })) => {
+                tracing::info!(workflow_id = %run.workflow_id, %message, "workflow task commands rejected");
+                let reason = message.clone();
+                self.mutate(&run, WriteBatch::default(), move |state, now| {
+                    engine::fail_workflow_task_by_server(state, cause, &reason, now)
+                        .map(|t| (t, ()))
+                })
+                .await?;
+                Err(ExecutionError::Engine(EngineError::CommandRejected {
+                    cause,
+                    message,
+                }))
+            }
+            Err(err) => Err(err),
+        }
+    }
+
+    /// Records a failed workflow task; a new attempt is scheduled.
+    pub async fn fail_workflow_task(
+        &self,
+        request: &RespondWorkflowTaskFailedRequest,
+    ) -> Result<(), ExecutionError> {
+        let (run, claims) = self.workflow_claims(&request.task_token, &request.namespace)?;
+        self.mutate(&run, WriteBatch::default(), |state, now| {
+            engine::fail_workflow_task(
+                state,
+                claims.scheduled_event_id,
+                claims.started_event_id,
+                claims.attempt,
+                request,
+                now,
+            )
+            .map(|t| (t, ()))
+        })
+        .await?;
+        Ok(())
+    }
+
+    /// Verifies a token of `kind` issued for `namespace`.
+    pub(super) fn claims(
+        &self,
+        token: &[u8],
+        namespace: &str,
+        kind: i32,
+    ) -> Result<(RunKey, TaskClaims), ExecutionError> {
+        let claims = self
+            .tokens
+            .verify(token)
+            .map_err(|_| ExecutionError::BadToken)?;
+        if claims.kind != kind || claims.namespace != namespace {
+            return Err(ExecutionError::BadToken);
+        }
+        let run = RunKey::new(&claims.namespace, &claims.workflow_id, &claims.run_id);
+        Ok((run, claims))
+    }
+
+    fn workflow_claims(
+        &self,
+        token: &[u8],
+        namespace: &str,
+    ) -> Result<(RunKey, TaskClaims), ExecutionError> {
+        self.claims(token, namespace, TOKEN_WORKFLOW)
+    }
+}

@@ -1,0 +1,658 @@
+//! The end-to-end scenarios, each an `async fn` over a [`Target`], so the same scenario runs
+//! against the real Temporal dev server (the baseline) and against Lockstep. Each one starts its
+//! own worker on a fresh task queue and workflow id, asserts the result and the history the
+//! feature demands, checks the history's event ids are 1..=n, and returns an [`Outcome`] (the
+//! main run's history) for differential comparison with [`super::event_types`].
+//!
+//! Whatever principal a Lockstep [`Target`] names, the scenarios connect their workers as
+//! [`WORKER`] and everything else as [`STARTER`]. Run them on a multi-threaded tokio runtime
+//! (see [`super::run_worker`]).
+
+use std::{
+    future::Future,
+    path::Path,
+    time::{Duration, Instant},
+};
+
+use temporalio_client::{
+    Client, Connection, WorkflowDescribeOptions, WorkflowExecutionStatus, WorkflowGetResultOptions,
+    WorkflowHandle, WorkflowQueryOptions, WorkflowSignalOptions, WorkflowStartOptions,
+    errors::{WorkflowGetResultError, WorkflowStartError},
+};
+use temporalio_common::HasWorkflowDefinition;
+use temporalio_protos::temporal::api::{
+    enums::v1::{EventType, TimeoutType},
+    failure::v1::{Failure, failure::FailureInfo},
+    history::v1::{HistoryEvent, history_event::Attributes},
+};
+
+use super::{
+    Target, WorkerHandle, WorkerProcess, client, connect, event_types, fetch_history, run_worker,
+    workflows::{
+        CrashInput, CrashWorkflow, FlakyWorkflow, HeartbeatWorkflow, NonRetryableWorkflow,
+        OneActivityWorkflow, SignalsWorkflow, SignalsWorkflowRun, StartToCloseWorkflow,
+        TIMER_DURATION, TimerWorkflow,
+    },
+};
+
+/// What a scenario leaves behind: its main workflow run and that run's full history.
+#[derive(Clone, Debug)]
+pub struct Outcome {
+    /// The workflow id.
+    pub workflow_id: String,
+    /// The run id.
+    pub run_id: String,
+    /// The run's history, all pages.
+    pub history: Vec<HistoryEvent>,
+}
+
+/// The principal the scenarios' workers connect as (Lockstep targets).
+pub const WORKER: &str = "worker";
+/// The principal that starts, signals, queries, describes and reads histories (Lockstep's dev
+/// `client` holds the `client` and `reader` roles; `worker` may not start workflows).
+pub const STARTER: &str = "client";
+
+/// How long any single wait in a scenario may take before it fails.
+const WAIT: Duration = Duration::from_secs(60);
+
+/// A connection, a client and an in-process worker on a fresh task queue.
+struct Setup {
+    connection: Connection,
+    client: Client,
+    worker: WorkerHandle,
+    task_queue: String,
+}
+
+impl Setup {
+    async fn new(target: &Target, scenario: &str) -> Self {
+        let connection = connect(&target.as_principal(STARTER)).await;
+        let task_queue = unique(scenario);
+        let worker = run_worker(connect(&target.as_principal(WORKER)).await, &task_queue);
+        Self {
+            client: client(&connection),
+            connection,
+            worker,
+            task_queue,
+        }
+    }
+
+    fn start_options(&self, workflow_id: &str) -> WorkflowStartOptions {
+        WorkflowStartOptions::new(self.task_queue.clone(), workflow_id.to_string()).build()
+    }
+
+    async fn start<W>(
+        &self,
+        workflow: W,
+        input: W::Input,
+        workflow_id: &str,
+    ) -> WorkflowHandle<Client, W>
+    where
+        W: HasWorkflowDefinition,
+        W::Input: Send,
+    {
+        let start = self
+            .client
+            .start_workflow(workflow, input, self.start_options(workflow_id));
+        self.wait("start the workflow", start)
+            .await
+            .unwrap_or_else(|e| panic!("start {workflow_id}: {e}"))
+    }
+
+    /// Awaits `future` for at most [`WAIT`]; on timeout, panics saying what hung and whether
+    /// the worker had died.
+    async fn wait<T>(&self, what: &str, future: impl Future<Output = T>) -> T {
+        match tokio::time::timeout(WAIT, future).await {
+            Ok(value) => value,
+            Err(_) => panic!(
+                "{what}: no answer within {WAIT:?} (worker status: {:?})",
+                self.worker.exit_status()
+            ),
+        }
+    }
+
+    async fn result<W>(
+        &self,
+        handle: &WorkflowHandle<Client, W>,
+    ) -> Result<W::Output, WorkflowGetResultError>
+    where
+        W: HasWorkflowDefinition,
+    {
+        self.wait(
+            "the workflow result",
+            handle.get_result(WorkflowGetResultOptions::default()),
+        )
+        .await
+    }
+
+    /// Fetches the run's history, checks its ids, shuts the worker down, returns the outcome.
+    async fn finish<W>(self, handle: &WorkflowHandle<Client, W>) -> Outcome
+    where
+        W: HasWorkflowDefinition,
+    {
+        let workflow_id = handle.info().workflow_id.clone();
+        let run_id = handle
+            .run_id()
+            .expect("a started handle knows its run")
+            .to_string();
+        let history = history_of(&self.connection, &workflow_id, &run_id).await;
+        if let Err(error) = self.worker.shutdown().await {
+            panic!("the worker ended badly: {error}");
+        }
+        Outcome {
+            workflow_id,
+            run_id,
+            history,
+        }
+    }
+}
+
+/// Awaits `future` for at most [`WAIT`], panicking with `what` on timeout.
+async fn within<T>(what: &str, future: impl Future<Output = T>) -> T {
+    tokio::time::timeout(WAIT, future)
+        .await
+        .unwrap_or_else(|_| panic!("{what}: no answer within {WAIT:?}"))
+}
+
+/// A fresh name: `<prefix>-<uuid>`.
+fn unique(prefix: &str) -> String {
+    format!("{prefix}-{}", uuid::Uuid::new_v4())
+}
+
+/// The run's history, asserted to start with WorkflowExecutionStarted and to number its events
+/// 1..=n.
+pub async fn history_of(
+    connection: &Connection,
+    workflow_id: &str,
+    run_id: &str,
+) -> Vec<HistoryEvent> {
+    let history = fetch_history(connection, workflow_id, run_id).await;
+    assert_event_ids_contiguous(&history);
+    assert_eq!(
+        history.first().map(HistoryEvent::event_type),
+        Some(EventType::WorkflowExecutionStarted),
+        "a history starts with WorkflowExecutionStarted"
+    );
+    history
+}
+
+/// Asserts the event ids are exactly 1, 2, …, n.
+pub fn assert_event_ids_contiguous(history: &[HistoryEvent]) {
+    let ids: Vec<i64> = history.iter().map(|e| e.event_id).collect();
+    let expected: Vec<i64> = (1..=history.len() as i64).collect();
+    assert_eq!(ids, expected, "event ids must be 1..=n");
+}
+
+/// The events of `event_type`.
+pub fn events_of(history: &[HistoryEvent], event_type: EventType) -> Vec<&HistoryEvent> {
+    history
+        .iter()
+        .filter(|e| e.event_type() == event_type)
+        .collect()
+}
+
+fn last_event_type(history: &[HistoryEvent]) -> EventType {
+    history
+        .last()
+        .map(HistoryEvent::event_type)
+        .expect("non-empty history")
+}
+
+/// The one ActivityTaskStarted event's attempt and last failure (asserting there is exactly
+/// one: retries are server-side and invisible in history).
+fn only_activity_started(history: &[HistoryEvent]) -> (i32, Option<Failure>) {
+    let started = events_of(history, EventType::ActivityTaskStarted);
+    assert_eq!(
+        started.len(),
+        1,
+        "exactly one ActivityTaskStarted event: {:?}",
+        event_types(history)
+    );
+    match &started[0].attributes {
+        Some(Attributes::ActivityTaskStartedEventAttributes(attrs)) => {
+            (attrs.attempt, attrs.last_failure.clone())
+        }
+        other => panic!("ActivityTaskStarted without its attributes: {other:?}"),
+    }
+}
+
+/// The failure and its causes, outermost first.
+pub fn failure_chain(failure: &Failure) -> Vec<&Failure> {
+    let mut chain = vec![failure];
+    while let Some(cause) = chain.last().and_then(|f| f.cause.as_deref()) {
+        chain.push(cause);
+    }
+    chain
+}
+
+fn timeout_type(failure: &Failure) -> Option<TimeoutType> {
+    failure_chain(failure)
+        .into_iter()
+        .find_map(|f| match &f.failure_info {
+            Some(FailureInfo::TimeoutFailureInfo(info)) => Some(info.timeout_type()),
+            _ => None,
+        })
+}
+
+/// a. One activity: `OneActivityWorkflow("Lockstep")` returns "Hello, Lockstep!"; the history
+/// is Started, the activity's Scheduled/Started/Completed, and ends with Completed.
+pub async fn one_activity(target: &Target) -> Outcome {
+    let setup = Setup::new(target, "one-activity").await;
+    let handle = setup
+        .start(
+            OneActivityWorkflow::run,
+            "Lockstep".to_string(),
+            &unique("one-activity"),
+        )
+        .await;
+    let result = setup.result(&handle).await.expect("the workflow completes");
+    assert_eq!(result, "Hello, Lockstep!");
+    let outcome = setup.finish(&handle).await;
+    let types = event_types(&outcome.history);
+    for expected in [
+        EventType::ActivityTaskScheduled,
+        EventType::ActivityTaskStarted,
+        EventType::ActivityTaskCompleted,
+    ] {
+        assert_eq!(
+            types.iter().filter(|t| **t == expected).count(),
+            1,
+            "one {expected:?}: {types:?}"
+        );
+    }
+    let scheduled = events_of(&outcome.history, EventType::ActivityTaskScheduled);
+    match &scheduled[0].attributes {
+        Some(Attributes::ActivityTaskScheduledEventAttributes(attrs)) => {
+            let activity_type = attrs.activity_type.as_ref().map(|t| t.name.as_str());
+            assert_eq!(activity_type, Some("greet"));
+        }
+        other => panic!("ActivityTaskScheduled without its attributes: {other:?}"),
+    }
+    assert_eq!(
+        last_event_type(&outcome.history),
+        EventType::WorkflowExecutionCompleted
+    );
+    outcome
+}
+
+/// b. Retries: `flaky` fails on attempts 1 and 2 (backoff 1 s, then 2 s) and the workflow
+/// returns 3; the history holds exactly one ActivityTaskStarted, with attempt 3 and attempt 2's
+/// failure as its last failure, and no ActivityTaskFailed.
+pub async fn activity_retries(target: &Target) -> Outcome {
+    let setup = Setup::new(target, "flaky").await;
+    let started_at = Instant::now();
+    let handle = setup.start(FlakyWorkflow::run, (), &unique("flaky")).await;
+    let result = setup.result(&handle).await.expect("the workflow completes");
+    let elapsed = started_at.elapsed();
+    assert_eq!(result, 3, "the third attempt succeeds");
+    assert!(
+        elapsed >= Duration::from_millis(2500),
+        "two retries with backoff 1 s then 2 s took only {elapsed:?}"
+    );
+    let outcome = setup.finish(&handle).await;
+    let (attempt, last_failure) = only_activity_started(&outcome.history);
+    assert_eq!(attempt, 3);
+    let last_failure = last_failure.expect("ActivityTaskStarted carries the last failure");
+    assert!(
+        last_failure.message.contains("flaky failure on attempt 2"),
+        "last failure: {last_failure:?}"
+    );
+    assert!(
+        events_of(&outcome.history, EventType::ActivityTaskFailed).is_empty(),
+        "retried failures are not in history"
+    );
+    outcome
+}
+
+/// c. A non-retryable activity failure: `charge` fails once with "card declined" (type
+/// "PaymentError", non-retryable); the workflow fails, and the failure the client sees carries
+/// it in its cause chain. The history shows attempt 1, ActivityTaskFailed and ends with
+/// WorkflowExecutionFailed.
+pub async fn non_retryable_failure(target: &Target) -> Outcome {
+    let setup = Setup::new(target, "non-retryable").await;
+    let handle = setup
+        .start(NonRetryableWorkflow::run, (), &unique("non-retryable"))
+        .await;
+    let error = match setup.result(&handle).await {
+        Err(WorkflowGetResultError::Failed(error)) => error,
+        other => panic!("the workflow must fail, got {other:?}"),
+    };
+    let chain = failure_chain(error.failure());
+    assert!(
+        chain.iter().any(|f| f.message == "card declined"),
+        "\"card declined\" in the cause chain: {chain:#?}"
+    );
+    let payment = chain
+        .iter()
+        .find_map(|f| match &f.failure_info {
+            Some(FailureInfo::ApplicationFailureInfo(info)) if info.r#type == "PaymentError" => {
+                Some(info)
+            }
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("a PaymentError application failure in {chain:#?}"));
+    assert!(payment.non_retryable, "PaymentError is non-retryable");
+    let outcome = setup.finish(&handle).await;
+    let (attempt, _) = only_activity_started(&outcome.history);
+    assert_eq!(attempt, 1, "a non-retryable failure is not retried");
+    assert_eq!(
+        events_of(&outcome.history, EventType::ActivityTaskFailed).len(),
+        1
+    );
+    assert_eq!(
+        last_event_type(&outcome.history),
+        EventType::WorkflowExecutionFailed
+    );
+    outcome
+}
+
+/// d. Heartbeat timeout: attempt 1 heartbeats "progress-1" and then goes silent past its 2 s
+/// heartbeat timeout; attempt 2 gets the last heartbeat details and returns them. The history's
+/// one ActivityTaskStarted has attempt 2 and a heartbeat timeout as its last failure.
+pub async fn heartbeat_timeout(target: &Target) -> Outcome {
+    let setup = Setup::new(target, "heartbeat").await;
+    let handle = setup
+        .start(HeartbeatWorkflow::run, (), &unique("heartbeat"))
+        .await;
+    let result = setup.result(&handle).await.expect("the workflow completes");
+    assert_eq!(
+        result, "progress-1",
+        "attempt 2 sees attempt 1's heartbeat details"
+    );
+    let outcome = setup.finish(&handle).await;
+    let (attempt, last_failure) = only_activity_started(&outcome.history);
+    assert_eq!(attempt, 2);
+    let last_failure = last_failure.expect("ActivityTaskStarted carries the last failure");
+    assert_eq!(
+        timeout_type(&last_failure),
+        Some(TimeoutType::Heartbeat),
+        "last failure: {last_failure:?}"
+    );
+    outcome
+}
+
+/// e. Start-to-close timeout: attempt 1 outlives its 1 s start-to-close timeout, attempt 2
+/// returns 2. The history's one ActivityTaskStarted has attempt 2 and a start-to-close timeout
+/// as its last failure.
+pub async fn start_to_close_timeout(target: &Target) -> Outcome {
+    let setup = Setup::new(target, "start-to-close").await;
+    let handle = setup
+        .start(StartToCloseWorkflow::run, (), &unique("start-to-close"))
+        .await;
+    let result = setup.result(&handle).await.expect("the workflow completes");
+    assert_eq!(result, 2, "the second attempt finishes in time");
+    let outcome = setup.finish(&handle).await;
+    let (attempt, last_failure) = only_activity_started(&outcome.history);
+    assert_eq!(attempt, 2);
+    let last_failure = last_failure.expect("ActivityTaskStarted carries the last failure");
+    assert_eq!(
+        timeout_type(&last_failure),
+        Some(TimeoutType::StartToClose),
+        "last failure: {last_failure:?}"
+    );
+    outcome
+}
+
+/// f. A durable 2 s timer: the workflow returns "timer fired" no sooner than 2 s after start;
+/// the history has TimerStarted (start_to_fire_timeout 2 s) and TimerFired for it.
+pub async fn durable_timer(target: &Target) -> Outcome {
+    let setup = Setup::new(target, "timer").await;
+    let started_at = Instant::now();
+    let handle = setup.start(TimerWorkflow::run, (), &unique("timer")).await;
+    let result = setup.result(&handle).await.expect("the workflow completes");
+    let elapsed = started_at.elapsed();
+    assert_eq!(result, "timer fired");
+    assert!(
+        elapsed >= TIMER_DURATION,
+        "the timer fired after only {elapsed:?}"
+    );
+    let outcome = setup.finish(&handle).await;
+    let started = events_of(&outcome.history, EventType::TimerStarted);
+    assert_eq!(started.len(), 1, "{:?}", event_types(&outcome.history));
+    let (started_id, timer_id) = match &started[0].attributes {
+        Some(Attributes::TimerStartedEventAttributes(attrs)) => {
+            let timeout = attrs.start_to_fire_timeout.expect("start_to_fire_timeout");
+            assert_eq!((timeout.seconds, timeout.nanos), (2, 0));
+            (started[0].event_id, attrs.timer_id.clone())
+        }
+        other => panic!("TimerStarted without its attributes: {other:?}"),
+    };
+    let fired = events_of(&outcome.history, EventType::TimerFired);
+    assert_eq!(fired.len(), 1);
+    match &fired[0].attributes {
+        Some(Attributes::TimerFiredEventAttributes(attrs)) => {
+            assert_eq!(attrs.started_event_id, started_id);
+            assert_eq!(attrs.timer_id, timer_id);
+        }
+        other => panic!("TimerFired without its attributes: {other:?}"),
+    }
+    outcome
+}
+
+/// A handle on a [`SignalsWorkflow`] run.
+type SignalsHandle = WorkflowHandle<Client, SignalsWorkflowRun>;
+
+async fn signal(setup: &Setup, handle: &SignalsHandle, item: &str) {
+    setup
+        .wait(
+            "signal",
+            handle.signal(
+                SignalsWorkflow::add,
+                item.to_string(),
+                WorkflowSignalOptions::default(),
+            ),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("signal add({item}): {e}"));
+}
+
+async fn query_items(setup: &Setup, handle: &SignalsHandle) -> Vec<String> {
+    setup
+        .wait(
+            "query",
+            handle.query(SignalsWorkflow::items, (), WorkflowQueryOptions::default()),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("query items: {e}"))
+}
+
+async fn status(setup: &Setup, handle: &SignalsHandle) -> WorkflowExecutionStatus {
+    setup
+        .wait(
+            "describe",
+            handle.describe(WorkflowDescribeOptions::default()),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("describe: {e}"))
+        .status()
+}
+
+/// g. Signal, query, signal: after two `add` signals the `items` query returns both; after the
+/// third the workflow returns all three in order. The history has three
+/// WorkflowExecutionSignaled events carrying signal name "add".
+pub async fn signal_query_signal(target: &Target) -> Outcome {
+    let setup = Setup::new(target, "signals").await;
+    let handle = setup
+        .start(SignalsWorkflow::run, (), &unique("signals"))
+        .await;
+    signal(&setup, &handle, "one").await;
+    signal(&setup, &handle, "two").await;
+    assert_eq!(query_items(&setup, &handle).await, ["one", "two"]);
+    signal(&setup, &handle, "three").await;
+    let result = setup.result(&handle).await.expect("the workflow completes");
+    assert_eq!(result, ["one", "two", "three"]);
+    let outcome = setup.finish(&handle).await;
+    let signaled = events_of(&outcome.history, EventType::WorkflowExecutionSignaled);
+    assert_eq!(signaled.len(), 3, "{:?}", event_types(&outcome.history));
+    for event in signaled {
+        match &event.attributes {
+            Some(Attributes::WorkflowExecutionSignaledEventAttributes(attrs)) => {
+                assert_eq!(attrs.signal_name, "add");
+            }
+            other => panic!("WorkflowExecutionSignaled without its attributes: {other:?}"),
+        }
+    }
+    outcome
+}
+
+/// Starting a workflow id that is already running fails with the client's
+/// `WorkflowStartError::AlreadyStarted` carrying the running run's id. (The first run is then
+/// finished with three signals.)
+pub async fn already_started(target: &Target) -> Outcome {
+    let setup = Setup::new(target, "already-started").await;
+    let workflow_id = unique("already-started");
+    let handle = setup.start(SignalsWorkflow::run, (), &workflow_id).await;
+    let first_run = handle.run_id().expect("run id").to_string();
+    let again = setup
+        .wait(
+            "the second start",
+            setup.client.start_workflow(
+                SignalsWorkflow::run,
+                (),
+                setup.start_options(&workflow_id),
+            ),
+        )
+        .await;
+    match again {
+        Err(WorkflowStartError::AlreadyStarted { run_id, source }) => {
+            assert_eq!(source.code(), tonic::Code::AlreadyExists);
+            assert_eq!(
+                run_id.as_deref(),
+                Some(first_run.as_str()),
+                "the running run's id"
+            );
+        }
+        Err(other) => panic!("expected AlreadyStarted, got {other:?}"),
+        Ok(second) => panic!("a second run started: {:?}", second.run_id()),
+    }
+    for item in ["a", "b", "c"] {
+        signal(&setup, &handle, item).await;
+    }
+    let result = setup
+        .result(&handle)
+        .await
+        .expect("the first run completes");
+    assert_eq!(result, ["a", "b", "c"]);
+    setup.finish(&handle).await
+}
+
+/// Describe says RUNNING while the workflow waits for signals and COMPLETED once it returned;
+/// its history length matches the fetched history.
+pub async fn describe_running_then_completed(target: &Target) -> Outcome {
+    let setup = Setup::new(target, "describe").await;
+    let handle = setup
+        .start(SignalsWorkflow::run, (), &unique("describe"))
+        .await;
+    assert_eq!(
+        status(&setup, &handle).await,
+        WorkflowExecutionStatus::Running
+    );
+    for item in ["x", "y", "z"] {
+        signal(&setup, &handle, item).await;
+    }
+    setup.result(&handle).await.expect("the workflow completes");
+    let described = setup
+        .wait(
+            "describe",
+            handle.describe(WorkflowDescribeOptions::default()),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("describe: {e}"));
+    assert_eq!(described.status(), WorkflowExecutionStatus::Completed);
+    let history_length = described.history_length();
+    let outcome = setup.finish(&handle).await;
+    assert_eq!(
+        history_length,
+        outcome.history.len(),
+        "describe's history length"
+    );
+    outcome
+}
+
+/// h. Worker-crash takeover: worker process A runs `CrashWorkflow(n = 6)`; once two steps have
+/// started, A is SIGKILLed and worker process B (same task queue) finishes the run, which
+/// returns 1 + … + 6 = 21. The step log shows every step, in order, each at most twice (the
+/// step A was running may run again on B after its start-to-close timeout).
+pub async fn worker_crash_takeover(target: &Target, worker_bin: &Path) -> Outcome {
+    const N: u32 = 6;
+    let connection = connect(&target.as_principal(STARTER)).await;
+    let client = client(&connection);
+    let worker_target = target.as_principal(WORKER);
+    let task_queue = unique("crash");
+    let workflow_id = unique("crash");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let log_path = dir.path().join("steps.log");
+
+    let mut worker_a = WorkerProcess::spawn(worker_bin, &worker_target, &task_queue);
+    let input = CrashInput {
+        n: N,
+        log_path: log_path.display().to_string(),
+    };
+    let options = WorkflowStartOptions::new(task_queue.clone(), workflow_id.clone()).build();
+    let handle = within(
+        "start",
+        client.start_workflow(CrashWorkflow::run, input, options),
+    )
+    .await
+    .expect("start CrashWorkflow");
+
+    let steps_started = || {
+        std::fs::read_to_string(&log_path)
+            .unwrap_or_default()
+            .lines()
+            .count()
+    };
+    let deadline = Instant::now() + WAIT;
+    while steps_started() < 2 {
+        assert!(Instant::now() < deadline, "worker A never ran two steps");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    worker_a.kill();
+    let at_kill = steps_started();
+    assert!(
+        at_kill < N as usize,
+        "worker A finished too fast to be interrupted"
+    );
+
+    let _worker_b = WorkerProcess::spawn(worker_bin, &worker_target, &task_queue);
+    let result = within(
+        "the result after takeover",
+        handle.get_result(WorkflowGetResultOptions::default()),
+    )
+    .await
+    .expect("the workflow completes on worker B");
+    assert_eq!(result, N * (N + 1) / 2);
+
+    let log = std::fs::read_to_string(&log_path).expect("step log");
+    let steps: Vec<u32> = log
+        .lines()
+        .map(|l| l.parse().expect("step number"))
+        .collect();
+    assert!(steps.is_sorted(), "steps ran in order: {steps:?}");
+    for i in 1..=N {
+        let runs = steps.iter().filter(|s| **s == i).count();
+        assert!(
+            (1..=2).contains(&runs),
+            "step {i} ran {runs} times: {steps:?}"
+        );
+    }
+    assert!(
+        steps.len() <= N as usize + 1,
+        "only the interrupted step may run twice: {steps:?}"
+    );
+
+    let run_id = handle.run_id().expect("run id").to_string();
+    let history = history_of(&connection, &workflow_id, &run_id).await;
+    assert_eq!(
+        events_of(&history, EventType::ActivityTaskCompleted).len(),
+        N as usize
+    );
+    assert_eq!(
+        last_event_type(&history),
+        EventType::WorkflowExecutionCompleted
+    );
+    Outcome {
+        workflow_id,
+        run_id,
+        history,
+    }
+}

@@ -1,0 +1,329 @@
+//! The test workflows and activities, written with the official Rust SDK's macros. Each is
+//! small and deterministic and returns a value the scenarios assert. Workflow types and
+//! activity types get explicit, language-neutral names (the struct name; the activity's
+//! short name) so other SDKs and the differential test can refer to them.
+
+// `#[activities]` and `#[workflow_methods]` turn each method into an associated constant that
+// does not carry the method's doc comment, and an outer `#[allow]` on the impl is dropped.
+#![allow(missing_docs)]
+
+use std::{io::Write, time::Duration};
+
+use serde::{Deserialize, Serialize};
+use temporalio_common::RetryPolicy;
+use temporalio_macros::{activities, workflow, workflow_methods};
+use temporalio_sdk::{
+    ActivityOptions, ApplicationFailure, SyncWorkflowContext, WorkflowContext, WorkflowContextView,
+    WorkflowResult,
+    activities::{ActivityContext, ActivityError},
+};
+
+/// How long `step` sleeps after recording itself, so a test can SIGKILL a worker mid-run.
+pub const STEP_DURATION: Duration = Duration::from_millis(300);
+/// The heartbeat timeout of [`HeartbeatWorkflow`]'s activity.
+pub const HEARTBEAT_TIMEOUT: Duration = Duration::from_secs(2);
+/// The start-to-close timeout of [`StartToCloseWorkflow`]'s activity.
+pub const SHORT_START_TO_CLOSE: Duration = Duration::from_secs(1);
+/// The start-to-close timeout of `step`: how long a killed worker's step blocks its workflow.
+pub const STEP_START_TO_CLOSE: Duration = Duration::from_secs(2);
+/// The duration of [`TimerWorkflow`]'s durable timer.
+pub const TIMER_DURATION: Duration = Duration::from_secs(2);
+/// How long a stalled activity attempt sleeps (well past its timeout) unless cancelled. Worker
+/// shutdown waits for it: the SDK does not cancel an attempt that timed out on heartbeats, even
+/// after `graceful_shutdown_period`.
+const STALL: Duration = Duration::from_millis(3500);
+/// A start-to-close timeout generous enough to never fire in a healthy run.
+const GENEROUS: Duration = Duration::from_secs(30);
+
+/// The retry policy of every retried activity: first retry after 1 s, then doubling.
+pub fn fast_retry() -> RetryPolicy {
+    RetryPolicy::builder()
+        .initial_interval(Duration::from_secs(1))
+        .backoff_coefficient(2.0)
+        .build()
+}
+
+/// Input of the `step` activity.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct StepInput {
+    /// The step number, returned as the result.
+    pub i: u32,
+    /// A file each execution appends `"{i}\n"` to before it sleeps.
+    pub log_path: String,
+}
+
+/// Input of [`CrashWorkflow`].
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct CrashInput {
+    /// How many `step` activities to run, numbered 1..=n.
+    pub n: u32,
+    /// The execution log each step appends to (see [`StepInput`]).
+    pub log_path: String,
+}
+
+/// Every activity the test workers register.
+pub struct TestActivities;
+
+#[activities]
+impl TestActivities {
+    /// Returns `"Hello, {name}!"`.
+    #[activity(name = "greet")]
+    pub async fn greet(_ctx: ActivityContext, name: String) -> Result<String, ActivityError> {
+        Ok(format!("Hello, {name}!"))
+    }
+
+    /// Fails with a retryable application error ("FlakyError") on attempts 1 and 2; returns the
+    /// attempt number from then on.
+    #[activity(name = "flaky")]
+    pub async fn flaky(ctx: ActivityContext) -> Result<u32, ActivityError> {
+        let attempt = ctx.info().attempt;
+        if attempt < 3 {
+            return Err(ActivityError::application(
+                ApplicationFailure::builder(format!("flaky failure on attempt {attempt}"))
+                    .type_name("FlakyError".to_string())
+                    .build(),
+            ));
+        }
+        Ok(attempt)
+    }
+
+    /// Always fails with the non-retryable application error "card declined"
+    /// (type "PaymentError").
+    #[activity(name = "charge")]
+    pub async fn charge(_ctx: ActivityContext) -> Result<(), ActivityError> {
+        Err(ActivityError::application(
+            ApplicationFailure::builder("card declined")
+                .type_name("PaymentError".to_string())
+                .non_retryable(true)
+                .build(),
+        ))
+    }
+
+    /// Attempt 1 heartbeats `"progress-1"`, then stops heartbeating and stalls past the
+    /// heartbeat timeout. Later attempts return the last heartbeat details they were given
+    /// (a non-retryable failure if there are none).
+    #[activity(name = "heartbeat_then_stall")]
+    pub async fn heartbeat_then_stall(ctx: ActivityContext) -> Result<String, ActivityError> {
+        let attempt = ctx.info().attempt;
+        if attempt == 1 {
+            ctx.record_heartbeat("progress-1".to_string()).await?;
+            stall(&ctx).await;
+            return Err(ActivityError::application(ApplicationFailure::new(
+                "attempt 1 outlived its heartbeat timeout",
+            )));
+        }
+        match ctx.heartbeat_details().deserialize::<String>()? {
+            Some(details) => Ok(details),
+            None => Err(ActivityError::application(
+                ApplicationFailure::non_retryable(format!(
+                    "attempt {attempt} got no heartbeat details"
+                )),
+            )),
+        }
+    }
+
+    /// Attempt 1 stalls past its start-to-close timeout; every attempt returns its number.
+    #[activity(name = "slow_first_attempt")]
+    pub async fn slow_first_attempt(ctx: ActivityContext) -> Result<u32, ActivityError> {
+        let attempt = ctx.info().attempt;
+        if attempt == 1 {
+            stall(&ctx).await;
+        }
+        Ok(attempt)
+    }
+
+    /// Appends `"{i}\n"` to `log_path`, sleeps [`STEP_DURATION`], returns `i`.
+    #[activity(name = "step")]
+    pub async fn step(_ctx: ActivityContext, input: StepInput) -> Result<u32, ActivityError> {
+        let mut log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&input.log_path)?;
+        writeln!(log, "{}", input.i)?;
+        log.sync_data()?;
+        tokio::time::sleep(STEP_DURATION).await;
+        Ok(input.i)
+    }
+}
+
+/// Sleeps [`STALL`] or until the activity is cancelled (e.g. at worker shutdown).
+async fn stall(ctx: &ActivityContext) {
+    tokio::select! {
+        () = tokio::time::sleep(STALL) => {}
+        () = ctx.cancelled() => {}
+    }
+}
+
+/// a. Calls `greet(name)` and returns its greeting.
+#[workflow]
+#[derive(Default)]
+pub struct OneActivityWorkflow;
+
+#[workflow_methods]
+impl OneActivityWorkflow {
+    /// Runs the workflow.
+    #[run(name = "OneActivityWorkflow")]
+    pub async fn run(ctx: &mut WorkflowContext<Self>, name: String) -> WorkflowResult<String> {
+        let options = ActivityOptions::start_to_close_timeout(GENEROUS);
+        Ok(ctx
+            .execute_activity(TestActivities::greet, name, options)
+            .await?)
+    }
+}
+
+/// b. Calls `flaky()` with [`fast_retry`] and returns the attempt that succeeded (3).
+#[workflow]
+#[derive(Default)]
+pub struct FlakyWorkflow;
+
+#[workflow_methods]
+impl FlakyWorkflow {
+    /// Runs the workflow.
+    #[run(name = "FlakyWorkflow")]
+    pub async fn run(ctx: &mut WorkflowContext<Self>) -> WorkflowResult<u32> {
+        let options = ActivityOptions::with_start_to_close_timeout(GENEROUS)
+            .retry_policy(fast_retry())
+            .build();
+        Ok(ctx
+            .execute_activity(TestActivities::flaky, (), options)
+            .await?)
+    }
+}
+
+/// c. Calls `charge()`, which fails non-retryably; the workflow fails with that failure as the
+/// cause.
+#[workflow]
+#[derive(Default)]
+pub struct NonRetryableWorkflow;
+
+#[workflow_methods]
+impl NonRetryableWorkflow {
+    /// Runs the workflow.
+    #[run(name = "NonRetryableWorkflow")]
+    pub async fn run(ctx: &mut WorkflowContext<Self>) -> WorkflowResult<()> {
+        let options = ActivityOptions::with_start_to_close_timeout(GENEROUS)
+            .retry_policy(fast_retry())
+            .build();
+        ctx.execute_activity(TestActivities::charge, (), options)
+            .await?;
+        Ok(())
+    }
+}
+
+/// d. Calls `heartbeat_then_stall()` with a [`HEARTBEAT_TIMEOUT`]; returns what attempt 2 read
+/// from the heartbeat details (`"progress-1"`).
+#[workflow]
+#[derive(Default)]
+pub struct HeartbeatWorkflow;
+
+#[workflow_methods]
+impl HeartbeatWorkflow {
+    /// Runs the workflow.
+    #[run(name = "HeartbeatWorkflow")]
+    pub async fn run(ctx: &mut WorkflowContext<Self>) -> WorkflowResult<String> {
+        let options = ActivityOptions::with_start_to_close_timeout(GENEROUS)
+            .heartbeat_timeout(HEARTBEAT_TIMEOUT)
+            .retry_policy(fast_retry())
+            .build();
+        Ok(ctx
+            .execute_activity(TestActivities::heartbeat_then_stall, (), options)
+            .await?)
+    }
+}
+
+/// e. Calls `slow_first_attempt()` with a [`SHORT_START_TO_CLOSE`]; returns the attempt that
+/// finished in time (2).
+#[workflow]
+#[derive(Default)]
+pub struct StartToCloseWorkflow;
+
+#[workflow_methods]
+impl StartToCloseWorkflow {
+    /// Runs the workflow.
+    #[run(name = "StartToCloseWorkflow")]
+    pub async fn run(ctx: &mut WorkflowContext<Self>) -> WorkflowResult<u32> {
+        let options = ActivityOptions::with_start_to_close_timeout(SHORT_START_TO_CLOSE)
+            .retry_policy(fast_retry())
+            .build();
+        Ok(ctx
+            .execute_activity(TestActivities::slow_first_attempt, (), options)
+            .await?)
+    }
+}
+
+/// f. Sleeps on a durable [`TIMER_DURATION`] timer, then returns `"timer fired"`.
+#[workflow]
+#[derive(Default)]
+pub struct TimerWorkflow;
+
+#[workflow_methods]
+impl TimerWorkflow {
+    /// Runs the workflow.
+    #[run(name = "TimerWorkflow")]
+    pub async fn run(ctx: &mut WorkflowContext<Self>) -> WorkflowResult<String> {
+        ctx.timer(TIMER_DURATION).await;
+        Ok("timer fired".to_string())
+    }
+}
+
+/// g. Collects the strings of three `add` signals, exposes them through the `items` query, and
+/// returns them.
+#[workflow]
+#[derive(Default)]
+pub struct SignalsWorkflow {
+    items: Vec<String>,
+}
+
+#[workflow_methods]
+impl SignalsWorkflow {
+    /// Runs the workflow.
+    #[run(name = "SignalsWorkflow")]
+    pub async fn run(ctx: &mut WorkflowContext<Self>) -> WorkflowResult<Vec<String>> {
+        ctx.wait_condition(|s| s.items.len() >= 3).await?;
+        Ok(ctx.state(|s| s.items.clone()))
+    }
+
+    /// Signal `add`: appends an item.
+    #[signal(name = "add")]
+    pub fn add(&mut self, _ctx: &mut SyncWorkflowContext<Self>, item: String) {
+        self.items.push(item);
+    }
+
+    /// Query `items`: the items received so far.
+    #[query(name = "items")]
+    pub fn items(&self, _ctx: &WorkflowContextView) -> Vec<String> {
+        self.items.clone()
+    }
+}
+
+/// The type a `WorkflowHandle` on a [`SignalsWorkflow`] run is generic over: the macros name it
+/// `signals_workflow::Run` in a private module they generate.
+pub type SignalsWorkflowRun = signals_workflow::Run;
+
+/// h. Runs `step(i)` for i in 1..=n, one after another, and returns the sum of their results
+/// (n(n+1)/2). Used for worker-crash takeover.
+#[workflow]
+#[derive(Default)]
+pub struct CrashWorkflow;
+
+#[workflow_methods]
+impl CrashWorkflow {
+    /// Runs the workflow.
+    #[run(name = "CrashWorkflow")]
+    pub async fn run(ctx: &mut WorkflowContext<Self>, input: CrashInput) -> WorkflowResult<u32> {
+        let mut sum = 0;
+        for i in 1..=input.n {
+            let options = ActivityOptions::with_start_to_close_timeout(STEP_START_TO_CLOSE)
+                .retry_policy(fast_retry())
+                .build();
+            let step = StepInput {
+                i,
+                log_path: input.log_path.clone(),
+            };
+            sum += ctx
+                .execute_activity(TestActivities::step, step, options)
+                .await?;
+        }
+        Ok(sum)
+    }
+}

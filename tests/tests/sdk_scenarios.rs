@@ -1,0 +1,81 @@
+//! The SDK scenarios (in `lockstep_tests::sdk::scenarios`) on both servers: the real Temporal
+//! dev server is the baseline, and Lockstep must pass the very same assertions over mTLS with
+//! official Rust SDK workers.
+
+use std::path::Path;
+
+use lockstep_tests::{DevServer, TemporalDevServer, sdk::Target};
+
+/// Keeps whichever server a test started alive for the test's duration (killed on drop).
+#[allow(dead_code)]
+enum Server {
+    Temporal(TemporalDevServer),
+    Lockstep(DevServer),
+}
+
+fn temporal() -> (Server, Target) {
+    let server = TemporalDevServer::start();
+    let target = Target::Plaintext {
+        addr: server.addr(),
+    };
+    (Server::Temporal(server), target)
+}
+
+fn lockstep() -> (Server, Target) {
+    let server = DevServer::start();
+    let target = Target::Lockstep {
+        addr: server.addr(),
+        certs_dir: server.certs_dir(),
+        principal: "worker",
+    };
+    (Server::Lockstep(server), target)
+}
+
+fn worker_bin() -> &'static Path {
+    Path::new(env!("CARGO_BIN_EXE_lockstep-test-worker"))
+}
+
+/// One test per scenario and server.
+macro_rules! scenarios {
+    ($server:ident: $($name:ident),* $(,)?) => {
+        mod $server {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let (_server, target) = super::$server();
+                    lockstep_tests::sdk::scenarios::$name(&target).await;
+                }
+            )*
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn worker_crash_takeover() {
+                let (_server, target) = super::$server();
+                lockstep_tests::sdk::scenarios::worker_crash_takeover(&target, super::worker_bin()).await;
+            }
+        }
+    };
+}
+
+scenarios!(temporal:
+    one_activity,
+    activity_retries,
+    non_retryable_failure,
+    heartbeat_timeout,
+    start_to_close_timeout,
+    durable_timer,
+    signal_query_signal,
+    already_started,
+    describe_running_then_completed,
+);
+
+scenarios!(lockstep:
+    one_activity,
+    activity_retries,
+    non_retryable_failure,
+    heartbeat_timeout,
+    start_to_close_timeout,
+    durable_timer,
+    signal_query_signal,
+    already_started,
+    describe_running_then_completed,
+);
