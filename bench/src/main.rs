@@ -1,12 +1,21 @@
-//! `lockstep-bench`: measurements that print numbers. Not part of the test suite.
+//! `lockstep-bench`: measurements that print numbers. Not part of the test suite (except a
+//! smoke test that checks `run` works end to end).
 //!
+//! - `run`: one server (Lockstep or the Temporal dev server), one workload, N workflows with C
+//!   in flight through the official Rust SDK: throughput, latency, server CPU and memory,
+//!   start-up time, data size.
+//! - `compare`: `run` on both servers, alternating, over several rounds; medians and ratios.
 //! - `startup`: `lockstep server start-dev` spawn → first successful RPC, and idle RSS.
 
+mod compare;
+mod procfs;
+mod run;
+mod servers;
 mod startup;
 
 use clap::{Parser, Subcommand};
 
-/// Benchmarks for Lockstep.
+/// Benchmarks for Lockstep, side by side with the Temporal dev server.
 #[derive(Parser)]
 #[command(name = "lockstep-bench")]
 struct Cli {
@@ -16,6 +25,18 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Start one server, run N workflows of a workload with C in flight through an in-process
+    /// official Rust SDK worker, print throughput, latency, server CPU/RSS, start-up, data size.
+    ///
+    /// Example: lockstep-bench run --target lockstep --workload one-activity --count 1000
+    /// --concurrency 100 --json run.json
+    Run(run::Args),
+    /// Run the same workload on Lockstep and on `temporal server start-dev`, alternating, after
+    /// one discarded warm-up round; print each figure's median (min–max) and the ratio.
+    ///
+    /// Example: lockstep-bench compare --workload one-activity --count 1000 --concurrency 100
+    /// --rounds 3
+    Compare(compare::Args),
     /// Spawn → first successful RPC of `lockstep server start-dev`, and idle RSS, over N runs.
     ///
     /// Example: lockstep-bench startup --runs 5 --lockstep target/release/lockstep
@@ -25,6 +46,8 @@ enum Command {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
+        Command::Run(args) => run::run(args).await,
+        Command::Compare(args) => compare::run(args).await,
         Command::Startup(args) => startup::run(args).await,
     }
 }

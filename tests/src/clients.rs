@@ -145,3 +145,16 @@ pub async fn handshake(
         Err(e) => Err(format!("read: {e}")),
     }
 }
+
+/// A WorkflowService client of a dev server, as one of its dev principals.
+pub async fn dev_client(
+    server: &crate::DevServer,
+    principal: &str,
+) -> WorkflowServiceClient<Channel> {
+    let certs = server.certs_dir();
+    let ca = std::fs::read(certs.join("ca.pem")).expect("dev CA");
+    let identity = Identity::from_dir(&certs, principal);
+    workflow_client(server.addr(), &ca, Some(&identity))
+        .await
+        .expect("connect to the dev server")
+}

@@ -1,7 +1,7 @@
 //! A `lockstep server start-dev` child process on a free loopback port.
 
 use std::{
-    io::{BufRead, BufReader},
+    io::{BufRead, BufReader, Write},
     net::{SocketAddr, TcpListener},
     path::{Path, PathBuf},
     process::{Child, Command, Output, Stdio},
@@ -22,6 +22,7 @@ pub struct DevServer {
     child: Option<Child>,
     addr: SocketAddr,
     data_dir: PathBuf,
+    extra_args: Vec<String>,
     _owned_dir: Option<TempDir>,
     stderr_log: PathBuf,
 }
@@ -36,12 +37,51 @@ impl DevServer {
         server
     }
 
-    /// Starts a dev server on `data_dir` (reused if it exists) with extra `start-dev` flags.
+    /// Starts a dev server on `data_dir` (reused if it exists) with extra `start-dev` flags, on
+    /// a free port.
     pub fn start_in(data_dir: &Path, extra_args: &[&str]) -> Self {
-        let port = free_port();
+        Self::start_on(data_dir, free_port(), extra_args)
+    }
+
+    /// Starts a dev server on `data_dir` (reused if it exists) listening on `port`, with extra
+    /// `start-dev` flags. Servers started one after another on the same data dir and port (a
+    /// restart) append to the same stderr log, each after a `=== lockstep start-dev … ===` line.
+    pub fn start_on(data_dir: &Path, port: u16, extra_args: &[&str]) -> Self {
         let stderr_log = data_dir.with_extension(format!("stderr-{port}.log"));
         std::fs::create_dir_all(data_dir.parent().expect("data dir has a parent")).expect("mkdir");
-        let stderr = std::fs::File::create(&stderr_log).expect("stderr log");
+        let mut server = Self {
+            child: None,
+            addr: SocketAddr::from(([127, 0, 0, 1], port)),
+            data_dir: data_dir.to_path_buf(),
+            extra_args: extra_args.iter().map(|a| a.to_string()).collect(),
+            _owned_dir: None,
+            stderr_log,
+        };
+        server.spawn();
+        server
+    }
+
+    /// SIGKILLs the server (if it runs) and starts it again on the same data dir, port and
+    /// flags; returns once the new process is ready.
+    pub fn restart(&mut self) {
+        self.kill();
+        self.spawn();
+    }
+
+    /// Spawns `lockstep server start-dev` and waits for its banner (the listener is bound).
+    fn spawn(&mut self) {
+        assert!(self.child.is_none(), "the server is already running");
+        let port = self.addr.port();
+        let mut stderr = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.stderr_log)
+            .expect("stderr log");
+        let _ = writeln!(
+            stderr,
+            "=== lockstep start-dev --port {port} --data-dir {} ===",
+            self.data_dir.display()
+        );
         let mut child = Command::new(lockstep_bin())
             .args([
                 "server",
@@ -50,8 +90,8 @@ impl DevServer {
                 &port.to_string(),
                 "--data-dir",
             ])
-            .arg(data_dir)
-            .args(extra_args)
+            .arg(&self.data_dir)
+            .args(&self.extra_args)
             .env("LOCKSTEP_LOG", "info")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -63,25 +103,22 @@ impl DevServer {
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
                 if line.starts_with("Lockstep dev server on") {
-                    let _ = ready_tx.send(());
+                    let _ = ready_tx.send(true);
                 }
             }
+            // Stdout closed: the process exited (or closed it); a no-op once ready was sent.
+            let _ = ready_tx.send(false);
         });
-        if ready_rx.recv_timeout(START_TIMEOUT).is_err() {
+        if ready_rx.recv_timeout(START_TIMEOUT) != Ok(true) {
             let _ = child.kill();
-            let _ = child.wait();
+            let status = child.wait();
             panic!(
-                "lockstep start-dev did not become ready in {START_TIMEOUT:?}; stderr:\n{}",
-                std::fs::read_to_string(&stderr_log).unwrap_or_default()
+                "lockstep start-dev on port {port} did not become ready in {START_TIMEOUT:?} \
+                 (exit: {status:?}); stderr:\n{}",
+                self.stderr()
             );
         }
-        Self {
-            child: Some(child),
-            addr: SocketAddr::from(([127, 0, 0, 1], port)),
-            data_dir: data_dir.to_path_buf(),
-            _owned_dir: None,
-            stderr_log,
-        }
+        self.child = Some(child);
     }
 
     /// The gRPC address.
@@ -99,7 +136,7 @@ impl DevServer {
         self.data_dir.join("certs")
     }
 
-    /// What the server logged so far.
+    /// What the server logged so far (every start of it on this data dir and port).
     pub fn stderr(&self) -> String {
         std::fs::read_to_string(&self.stderr_log).unwrap_or_default()
     }

@@ -3,7 +3,7 @@
 
 use std::{
     net::SocketAddr,
-    path::PathBuf,
+    path::{Path, PathBuf},
     process::{Child, Command, Stdio},
     time::{Duration, Instant},
 };
@@ -35,20 +35,7 @@ impl TemporalDevServer {
         let ui_port = free_port();
         let stderr_log = dir.path().join("temporal.stderr.log");
         let stderr = std::fs::File::create(&stderr_log).expect("stderr log");
-        let child = Command::new(temporal_cli())
-            .args(["server", "start-dev", "--headless", "--ip", "127.0.0.1"])
-            .args([
-                "--port",
-                &port.to_string(),
-                "--ui-port",
-                &ui_port.to_string(),
-            ])
-            .arg("--db-filename")
-            .arg(dir.path().join("t.db"))
-            .args(["--log-level", "error"])
-            .env_remove("TEMPORAL_ADDRESS")
-            .env("TEMPORAL_CONFIG_FILE", "/nonexistent/temporal.toml")
-            .stdin(Stdio::null())
+        let child = start_dev_command(port, ui_port, &dir.path().join("t.db"))
             .stdout(Stdio::null())
             .stderr(stderr)
             .spawn()
@@ -130,6 +117,29 @@ impl Drop for TemporalDevServer {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+/// The command [`TemporalDevServer::start`] runs: `temporal server start-dev` headless on
+/// 127.0.0.1:`port` (UI port `ui_port`, unused when headless but claimed), durable SQLite in
+/// `db_file`, logging errors only, ignoring the user's CLI environment and config file; stdin
+/// is null. For callers that manage the process themselves (e.g. the benchmarks).
+pub fn start_dev_command(port: u16, ui_port: u16, db_file: &Path) -> Command {
+    let mut command = Command::new(temporal_cli());
+    command
+        .args(["server", "start-dev", "--headless", "--ip", "127.0.0.1"])
+        .args([
+            "--port",
+            &port.to_string(),
+            "--ui-port",
+            &ui_port.to_string(),
+        ])
+        .arg("--db-filename")
+        .arg(db_file)
+        .args(["--log-level", "error"])
+        .env_remove("TEMPORAL_ADDRESS")
+        .env("TEMPORAL_CONFIG_FILE", "/nonexistent/temporal.toml")
+        .stdin(Stdio::null());
+    command
 }
 
 async fn probe_once(addr: SocketAddr) -> Result<(), String> {

@@ -79,3 +79,33 @@ scenarios!(lockstep:
     already_started,
     describe_running_then_completed,
 );
+
+/// Differential: for deterministic scenarios, Lockstep writes the same event-type sequence as
+/// the real Temporal dev server.
+macro_rules! same_events {
+    ($($name:ident),* $(,)?) => {
+        mod differential {
+            use lockstep_tests::sdk::{event_types, scenarios};
+
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let (_temporal, temporal) = super::temporal();
+                    let (_lockstep, lockstep) = super::lockstep();
+                    let expected = event_types(&scenarios::$name(&temporal).await.history);
+                    let actual = event_types(&scenarios::$name(&lockstep).await.history);
+                    assert_eq!(actual, expected, "Lockstep's history differs from Temporal's");
+                }
+            )*
+        }
+    };
+}
+
+same_events!(
+    one_activity,
+    activity_retries,
+    non_retryable_failure,
+    heartbeat_timeout,
+    start_to_close_timeout,
+    durable_timer,
+);

@@ -116,6 +116,33 @@ impl WorkflowService for WorkflowApi {
             .map(Response::new)
     }
 
+    async fn signal_with_start_workflow_execution(
+        &self,
+        request: Request<SignalWithStartWorkflowExecutionRequest>,
+    ) -> Result<Response<SignalWithStartWorkflowExecutionResponse>, Status> {
+        workflows::signal_with_start(&self.state, request.into_inner())
+            .await
+            .map(Response::new)
+    }
+
+    async fn request_cancel_workflow_execution(
+        &self,
+        request: Request<RequestCancelWorkflowExecutionRequest>,
+    ) -> Result<Response<RequestCancelWorkflowExecutionResponse>, Status> {
+        workflows::request_cancel(&self.state, request.into_inner())
+            .await
+            .map(Response::new)
+    }
+
+    async fn terminate_workflow_execution(
+        &self,
+        request: Request<TerminateWorkflowExecutionRequest>,
+    ) -> Result<Response<TerminateWorkflowExecutionResponse>, Status> {
+        workflows::terminate(&self.state, request.into_inner())
+            .await
+            .map(Response::new)
+    }
+
     async fn signal_workflow_execution(
         &self,
         request: Request<SignalWorkflowExecutionRequest>,

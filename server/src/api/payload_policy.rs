@@ -10,8 +10,8 @@ use temporalio_protos::temporal::api::{
     common::v1::{Memo, Payload, Payloads},
     failure::v1::{Failure, failure::FailureInfo},
     workflowservice::v1::{
-        RespondWorkflowTaskCompletedRequest, SignalWorkflowExecutionRequest,
-        StartWorkflowExecutionRequest,
+        RespondWorkflowTaskCompletedRequest, SignalWithStartWorkflowExecutionRequest,
+        SignalWorkflowExecutionRequest, StartWorkflowExecutionRequest,
     },
 };
 use tonic::Status;
@@ -47,6 +47,18 @@ impl PayloadGuard {
             return Ok(());
         }
         payloads(request.input.as_ref(), "input")?;
+        memo(request.memo.as_ref())
+    }
+
+    pub(crate) fn check_signal_with_start(
+        &self,
+        request: &SignalWithStartWorkflowExecutionRequest,
+    ) -> Result<(), Status> {
+        if !self.enforced(&request.namespace)? {
+            return Ok(());
+        }
+        payloads(request.input.as_ref(), "input")?;
+        payloads(request.signal_input.as_ref(), "signal input")?;
         memo(request.memo.as_ref())
     }
 

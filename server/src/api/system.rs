@@ -8,6 +8,18 @@ use temporalio_protos::temporal::api::workflowservice::v1::{
 pub(crate) fn system_info() -> GetSystemInfoResponse {
     GetSystemInfoResponse {
         server_version: env!("CARGO_PKG_VERSION").to_string(),
-        capabilities: Some(Capabilities::default()),
+        capabilities: Some(Capabilities {
+            // Headers of signals and queries are stored and delivered.
+            signal_and_query_header: true,
+            // Heartbeat details of the last attempt ride on activity timeout failures.
+            activity_failure_include_heartbeat: true,
+            // Failures are stored as sent, encoded attributes included (the codec's job).
+            encoded_failure_attributes: true,
+            // WorkflowTaskCompleted carries the SDK's metadata (flags, names).
+            sdk_metadata: true,
+            // ModifyWorkflowProperties upserts the memo.
+            upsert_memo: true,
+            ..Capabilities::default()
+        }),
     }
 }

@@ -1,21 +1,6 @@
 //! Workflow and task RPCs: thin adapters from requests to [`Executions`].
 
-use temporalio_protos::temporal::api::workflowservice::v1::{
-    DescribeWorkflowExecutionRequest, DescribeWorkflowExecutionResponse,
-    GetWorkflowExecutionHistoryRequest, GetWorkflowExecutionHistoryResponse,
-    PollActivityTaskQueueRequest, PollActivityTaskQueueResponse, PollNexusTaskQueueRequest,
-    PollNexusTaskQueueResponse, PollWorkflowTaskQueueRequest, PollWorkflowTaskQueueResponse,
-    QueryWorkflowRequest, QueryWorkflowResponse, RecordActivityTaskHeartbeatRequest,
-    RecordActivityTaskHeartbeatResponse, RespondActivityTaskCanceledRequest,
-    RespondActivityTaskCanceledResponse, RespondActivityTaskCompletedRequest,
-    RespondActivityTaskCompletedResponse, RespondActivityTaskFailedRequest,
-    RespondActivityTaskFailedResponse, RespondQueryTaskCompletedRequest,
-    RespondQueryTaskCompletedResponse, RespondWorkflowTaskCompletedRequest,
-    RespondWorkflowTaskCompletedResponse, RespondWorkflowTaskFailedRequest,
-    RespondWorkflowTaskFailedResponse, ShutdownWorkerRequest, ShutdownWorkerResponse,
-    SignalWorkflowExecutionRequest, SignalWorkflowExecutionResponse, StartWorkflowExecutionRequest,
-    StartWorkflowExecutionResponse,
-};
+use temporalio_protos::temporal::api::workflowservice::v1::*;
 use tonic::Status;
 
 use super::ApiState;
@@ -27,6 +12,33 @@ pub(crate) async fn start(
 ) -> Result<StartWorkflowExecutionResponse, Status> {
     state.payloads.check_start(&request)?;
     Ok(state.executions.start_workflow(&request).await?)
+}
+
+pub(crate) async fn signal_with_start(
+    state: &ApiState,
+    request: SignalWithStartWorkflowExecutionRequest,
+) -> Result<SignalWithStartWorkflowExecutionResponse, Status> {
+    state.payloads.check_signal_with_start(&request)?;
+    Ok(state.executions.signal_with_start(&request).await?)
+}
+
+pub(crate) async fn request_cancel(
+    state: &ApiState,
+    request: RequestCancelWorkflowExecutionRequest,
+) -> Result<RequestCancelWorkflowExecutionResponse, Status> {
+    state.executions.request_cancel(&request).await?;
+    Ok(RequestCancelWorkflowExecutionResponse::default())
+}
+
+pub(crate) async fn terminate(
+    state: &ApiState,
+    request: TerminateWorkflowExecutionRequest,
+) -> Result<TerminateWorkflowExecutionResponse, Status> {
+    state
+        .payloads
+        .check_payloads(&request.namespace, request.details.as_ref())?;
+    state.executions.terminate(&request).await?;
+    Ok(TerminateWorkflowExecutionResponse::default())
 }
 
 pub(crate) async fn signal(

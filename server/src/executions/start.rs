@@ -3,8 +3,10 @@
 use temporalio_protos::temporal::api::{
     enums::v1::WorkflowIdReusePolicy,
     workflowservice::v1::{
-        SignalWorkflowExecutionRequest, StartWorkflowExecutionRequest,
-        StartWorkflowExecutionResponse,
+        RequestCancelWorkflowExecutionRequest, SignalWithStartWorkflowExecutionRequest,
+        SignalWithStartWorkflowExecutionResponse, SignalWorkflowExecutionRequest,
+        StartWorkflowExecutionRequest, StartWorkflowExecutionResponse,
+        TerminateWorkflowExecutionRequest,
     },
 };
 
@@ -48,6 +50,100 @@ impl Executions {
         self.commit_transition(&run, &state, transition, WriteBatch::default(), true)
             .await?;
         Ok(started(run_id, true))
+    }
+
+    /// Signals the workflow's open run, or starts a run whose first event after the start is
+    /// the signal.
+    pub async fn signal_with_start(
+        &self,
+        request: &SignalWithStartWorkflowExecutionRequest,
+    ) -> Result<SignalWithStartWorkflowExecutionResponse, ExecutionError> {
+        let namespace = &request.namespace;
+        let workflow_id = &request.workflow_id;
+        if workflow_id.is_empty() {
+            return Err(ExecutionError::InvalidArgument(
+                "workflow_id is required".into(),
+            ));
+        }
+        if request.signal_name.is_empty() {
+            return Err(ExecutionError::InvalidArgument(
+                "signal_name is required".into(),
+            ));
+        }
+        let _guard = self.locks.lock(namespace, workflow_id).await;
+        if let Some(current) = self.current_run_id(namespace, workflow_id)? {
+            let run = RunKey::new(namespace, workflow_id, &current);
+            if let Some(mut state) = self.load(&run)?
+                && !state.is_closed()
+            {
+                let signal = SignalWorkflowExecutionRequest {
+                    namespace: namespace.clone(),
+                    workflow_execution: Some(state.execution()),
+                    signal_name: request.signal_name.clone(),
+                    input: request.signal_input.clone(),
+                    identity: request.identity.clone(),
+                    request_id: request.request_id.clone(),
+                    header: request.header.clone(),
+                    ..Default::default()
+                };
+                let transition = engine::signal(&mut state, &signal, now_ms())?;
+                self.commit_transition(&run, &state, transition, WriteBatch::default(), false)
+                    .await?;
+                return Ok(SignalWithStartWorkflowExecutionResponse {
+                    first_execution_run_id: current.clone(),
+                    run_id: current,
+                    started: false,
+                    ..Default::default()
+                });
+            }
+        }
+        let run_id = uuid::Uuid::new_v4().to_string();
+        let (state, transition) = engine::start_workflow_with_signal(request, &run_id, now_ms())?;
+        let run = RunKey::new(namespace, workflow_id, &run_id);
+        self.commit_transition(&run, &state, transition, WriteBatch::default(), true)
+            .await?;
+        Ok(SignalWithStartWorkflowExecutionResponse {
+            first_execution_run_id: run_id.clone(),
+            run_id,
+            started: true,
+            ..Default::default()
+        })
+    }
+
+    /// Asks a workflow to cancel itself (it decides how).
+    pub async fn request_cancel(
+        &self,
+        request: &RequestCancelWorkflowExecutionRequest,
+    ) -> Result<(), ExecutionError> {
+        let execution = request.workflow_execution.clone().unwrap_or_default();
+        let run = self.resolve(
+            &request.namespace,
+            &execution.workflow_id,
+            &execution.run_id,
+        )?;
+        self.mutate(&run, WriteBatch::default(), |state, now| {
+            engine::request_cancel_workflow(state, request, now).map(|t| (t, ()))
+        })
+        .await?;
+        Ok(())
+    }
+
+    /// Terminates a workflow run at once, with a reason.
+    pub async fn terminate(
+        &self,
+        request: &TerminateWorkflowExecutionRequest,
+    ) -> Result<(), ExecutionError> {
+        let execution = request.workflow_execution.clone().unwrap_or_default();
+        let run = self.resolve(
+            &request.namespace,
+            &execution.workflow_id,
+            &execution.run_id,
+        )?;
+        self.mutate(&run, WriteBatch::default(), |state, now| {
+            engine::terminate_workflow(state, request, now).map(|t| (t, ()))
+        })
+        .await?;
+        Ok(())
     }
 
     /// Signals a running workflow.

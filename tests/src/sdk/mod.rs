@@ -33,8 +33,9 @@ use tokio::sync::oneshot;
 
 pub use worker_process::WorkerProcess;
 use workflows::{
-    CrashWorkflow, FlakyWorkflow, HeartbeatWorkflow, NonRetryableWorkflow, OneActivityWorkflow,
-    SignalsWorkflow, StartToCloseWorkflow, TestActivities, TimerWorkflow,
+    CountSignalsWorkflow, CrashWorkflow, DurableWorkflow, EchoWorkflow, FlakyWorkflow,
+    HeartbeatWorkflow, NonRetryableWorkflow, OneActivityWorkflow, SignalsWorkflow, SleepWorkflow,
+    StartToCloseWorkflow, TestActivities, TimerWorkflow,
 };
 
 /// The namespace every scenario uses (the one both Lockstep's and Temporal's dev servers have).
@@ -145,6 +146,10 @@ pub fn worker_options(task_queue: &str) -> anyhow::Result<WorkerOptions> {
         .register_workflow::<TimerWorkflow>()?
         .register_workflow::<SignalsWorkflow>()?
         .register_workflow::<CrashWorkflow>()?
+        .register_workflow::<DurableWorkflow>()?
+        .register_workflow::<EchoWorkflow>()?
+        .register_workflow::<SleepWorkflow>()?
+        .register_workflow::<CountSignalsWorkflow>()?
         .build())
 }
 
@@ -159,6 +164,16 @@ pub async fn serve_worker(
     task_queue: &str,
     on_ready: impl FnOnce(ShutdownFn),
 ) -> anyhow::Result<()> {
+    serve_worker_with(connection, worker_options(task_queue)?, on_ready).await
+}
+
+/// [`serve_worker`] with the given options (e.g. [`worker_options`] with another tuner); the
+/// task queue is `options.task_queue`.
+pub async fn serve_worker_with(
+    connection: Connection,
+    options: WorkerOptions,
+    on_ready: impl FnOnce(ShutdownFn),
+) -> anyhow::Result<()> {
     connection
         .workflow_service()
         .describe_namespace(tonic::Request::new(DescribeNamespaceRequest {
@@ -168,7 +183,7 @@ pub async fn serve_worker(
         .await?;
     let runtime = Runtime::from_current_tokio(RuntimeOptions::default())?;
     let client = Client::new(connection, ClientOptions::new(NAMESPACE).build())?;
-    let mut worker = Worker::new(&runtime, client, worker_options(task_queue)?)?;
+    let mut worker = Worker::new(&runtime, client, options)?;
     on_ready(Box::new(worker.shutdown_handle()));
     worker.run().await?;
     Ok(())
@@ -195,11 +210,25 @@ pub struct WorkerHandle {
 /// The connection's gRPC channel is driven by the runtime that created it, so keep that runtime
 /// running (e.g. `#[tokio::test(flavor = "multi_thread")]`) while the worker works.
 pub fn run_worker(connection: Connection, task_queue: &str) -> WorkerHandle {
+    run_worker_inner(connection, task_queue.to_string(), None)
+}
+
+/// [`run_worker`] with the given options (e.g. [`worker_options`] with another tuner); the
+/// task queue is `options.task_queue`.
+pub fn run_worker_with(connection: Connection, options: WorkerOptions) -> WorkerHandle {
+    run_worker_inner(connection, options.task_queue.clone(), Some(options))
+}
+
+fn run_worker_inner(
+    connection: Connection,
+    task_queue: String,
+    options: Option<WorkerOptions>,
+) -> WorkerHandle {
     let state = Arc::new(Mutex::new(ShutdownState::default()));
     let exit = Arc::new(Mutex::new(None));
     let (done_tx, done_rx) = oneshot::channel();
     let thread = {
-        let (state, exit, task_queue) = (state.clone(), exit.clone(), task_queue.to_string());
+        let (state, exit, task_queue) = (state.clone(), exit.clone(), task_queue.clone());
         std::thread::Builder::new()
             .name(format!("worker-{task_queue}"))
             .spawn(move || {
@@ -209,20 +238,27 @@ pub fn run_worker(connection: Connection, task_queue: &str) -> WorkerHandle {
                     .enable_all()
                     .build()
                     .expect("worker runtime");
-                let result = runtime.block_on(serve_worker(connection, &task_queue, |stop| {
+                let on_ready = |stop: ShutdownFn| {
                     let mut state = state.lock().expect("worker state");
                     if state.requested {
                         stop();
                     }
                     state.shutdown = Some(stop);
-                }));
+                };
+                let result = runtime.block_on(async {
+                    let options = match options {
+                        Some(options) => options,
+                        None => worker_options(&task_queue)?,
+                    };
+                    serve_worker_with(connection, options, on_ready).await
+                });
                 *exit.lock().expect("worker exit") = Some(result.map_err(|e| format!("{e:#}")));
                 let _ = done_tx.send(());
             })
             .expect("spawn worker thread")
     };
     WorkerHandle {
-        task_queue: task_queue.to_string(),
+        task_queue,
         state,
         exit,
         done: Some(done_rx),

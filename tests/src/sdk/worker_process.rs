@@ -70,6 +70,13 @@ impl WorkerProcess {
         self.child.as_ref().map(Child::id)
     }
 
+    /// How the worker exited, if it did (None while it runs or after [`WorkerProcess::kill`]).
+    pub fn exit_status(&mut self) -> Option<std::process::ExitStatus> {
+        self.child
+            .as_mut()
+            .and_then(|c| c.try_wait().ok().flatten())
+    }
+
     /// SIGKILLs the worker (no graceful shutdown, no ShutdownWorker call) and reaps it.
     pub fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {

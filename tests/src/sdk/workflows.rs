@@ -61,6 +61,44 @@ pub struct CrashInput {
     pub log_path: String,
 }
 
+/// How long `record_step` sleeps after recording itself, so crashes hit activities in flight.
+pub const RECORD_STEP_DURATION: Duration = Duration::from_millis(200);
+/// The start-to-close timeout of `record_step`: how long an attempt whose completion the server
+/// never got (it crashed) blocks its workflow before the retry.
+pub const RECORD_STEP_START_TO_CLOSE: Duration = Duration::from_secs(5);
+
+/// Input of the `record_step` activity.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct RecordStepInput {
+    /// The step number.
+    pub i: u32,
+    /// Added to the step number to make the result: `base + i`.
+    pub base: u32,
+    /// A file each execution appends `"{workflow_id} {run_id} {i} {attempt}\n"` to (one
+    /// `O_APPEND` write per line) before it sleeps.
+    pub log_path: String,
+}
+
+/// Input of [`DurableWorkflow`].
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct DurableInput {
+    /// How many `record_step` activities to run, numbered 1..=steps.
+    pub steps: u32,
+    /// Each step returns `base + i` (see [`RecordStepInput`]).
+    pub base: u32,
+    /// The durable timer after step 1, in milliseconds.
+    pub timer_ms: u64,
+    /// The execution log every step appends to.
+    pub log_path: String,
+}
+
+impl DurableInput {
+    /// What [`DurableWorkflow`] returns for this input: the sum of `base + i` over the steps.
+    pub fn expected_result(&self) -> u32 {
+        self.steps * self.base + self.steps * (self.steps + 1) / 2
+    }
+}
+
 /// Every activity the test workers register.
 pub struct TestActivities;
 
@@ -143,6 +181,30 @@ impl TestActivities {
         log.sync_data()?;
         tokio::time::sleep(STEP_DURATION).await;
         Ok(input.i)
+    }
+
+    /// Appends `"{workflow_id} {run_id} {i} {attempt}\n"` to `log_path` in one `O_APPEND`
+    /// write, sleeps [`RECORD_STEP_DURATION`], returns `base + i`.
+    #[activity(name = "record_step")]
+    pub async fn record_step(
+        ctx: ActivityContext,
+        input: RecordStepInput,
+    ) -> Result<u32, ActivityError> {
+        let info = ctx.info();
+        let line = format!(
+            "{} {} {} {}\n",
+            info.workflow_id.as_deref().unwrap_or("-"),
+            info.workflow_run_id.as_deref().unwrap_or("-"),
+            input.i,
+            info.attempt
+        );
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&input.log_path)?
+            .write_all(line.as_bytes())?;
+        tokio::time::sleep(RECORD_STEP_DURATION).await;
+        Ok(input.base + input.i)
     }
 }
 
@@ -323,6 +385,93 @@ impl CrashWorkflow {
             sum += ctx
                 .execute_activity(TestActivities::step, step, options)
                 .await?;
+        }
+        Ok(sum)
+    }
+}
+
+/// i. Returns its input unchanged: a workflow with no activity and no timer (benchmarks).
+#[workflow]
+#[derive(Default)]
+pub struct EchoWorkflow;
+
+#[workflow_methods]
+impl EchoWorkflow {
+    /// Runs the workflow.
+    #[run(name = "EchoWorkflow")]
+    pub async fn run(_ctx: &mut WorkflowContext<Self>, input: String) -> WorkflowResult<String> {
+        Ok(input)
+    }
+}
+
+/// j. Sleeps on one durable timer of the given number of milliseconds, then returns it
+/// (benchmarks; [`TimerWorkflow`] is the fixed-duration scenario).
+#[workflow]
+#[derive(Default)]
+pub struct SleepWorkflow;
+
+#[workflow_methods]
+impl SleepWorkflow {
+    /// Runs the workflow.
+    #[run(name = "SleepWorkflow")]
+    pub async fn run(ctx: &mut WorkflowContext<Self>, millis: u64) -> WorkflowResult<u64> {
+        ctx.timer(Duration::from_millis(millis)).await;
+        Ok(millis)
+    }
+}
+
+/// k. Waits until it has received as many `tick` signals as its input says, then returns how
+/// many it received (benchmarks).
+#[workflow]
+#[derive(Default)]
+pub struct CountSignalsWorkflow {
+    ticks: u32,
+}
+
+#[workflow_methods]
+impl CountSignalsWorkflow {
+    /// Runs the workflow.
+    #[run(name = "CountSignalsWorkflow")]
+    pub async fn run(ctx: &mut WorkflowContext<Self>, expected: u32) -> WorkflowResult<u32> {
+        ctx.wait_condition(move |s| s.ticks >= expected).await?;
+        Ok(ctx.state(|s| s.ticks))
+    }
+
+    /// Signal `tick`: counts one (the payload, a sequence number, is not used).
+    #[signal(name = "tick")]
+    pub fn tick(&mut self, _ctx: &mut SyncWorkflowContext<Self>, _seq: u32) {
+        self.ticks += 1;
+    }
+}
+
+/// i. Runs `record_step(i)` for i in 1..=steps, one after another, with a durable timer of
+/// `timer_ms` after step 1, and returns the sum of the steps' results (see
+/// [`DurableInput::expected_result`]). Used for server-crash durability.
+#[workflow]
+#[derive(Default)]
+pub struct DurableWorkflow;
+
+#[workflow_methods]
+impl DurableWorkflow {
+    /// Runs the workflow.
+    #[run(name = "DurableWorkflow")]
+    pub async fn run(ctx: &mut WorkflowContext<Self>, input: DurableInput) -> WorkflowResult<u32> {
+        let mut sum = 0;
+        for i in 1..=input.steps {
+            let options = ActivityOptions::with_start_to_close_timeout(RECORD_STEP_START_TO_CLOSE)
+                .retry_policy(fast_retry())
+                .build();
+            let step = RecordStepInput {
+                i,
+                base: input.base,
+                log_path: input.log_path.clone(),
+            };
+            sum += ctx
+                .execute_activity(TestActivities::record_step, step, options)
+                .await?;
+            if i == 1 {
+                ctx.timer(Duration::from_millis(input.timer_ms)).await;
+            }
         }
         Ok(sum)
     }

@@ -4,3 +4,4 @@ mod authz;
 mod clients;
 mod mtls;
 mod operations;
+mod tasks;
