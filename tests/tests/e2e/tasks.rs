@@ -372,3 +372,135 @@ async fn encrypted_only_namespaces_refuse_cleartext_and_store_nothing() {
     assert_eq!(count(&events, EventType::WorkflowExecutionSignaled), 0);
     assert_eq!(count(&events, EventType::WorkflowExecutionCompleted), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_timeout_closes_a_workflow_nobody_works_on() {
+    let server = DevServer::start();
+    let mut client = dev_client(&server, "client").await;
+    let mut request = start("default", "times-out", payload("json/plain", b"1"));
+    request.workflow_run_timeout = Some(prost_wkt_types::Duration {
+        seconds: 1,
+        nanos: 0,
+    });
+    client.start_workflow_execution(request).await.unwrap();
+    // The close event is what a client waits for; it must come from the durable timer.
+    let close = client
+        .get_workflow_execution_history(GetWorkflowExecutionHistoryRequest {
+            namespace: "default".into(),
+            execution: Some(WorkflowExecution {
+                workflow_id: "times-out".into(),
+                run_id: String::new(),
+            }),
+            wait_new_event: true,
+            history_event_filter_type:
+                temporalio_protos::temporal::api::enums::v1::HistoryEventFilterType::CloseEvent
+                    as i32,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .history
+        .unwrap_or_default()
+        .events;
+    assert_eq!(close.len(), 1, "exactly the close event");
+    assert_eq!(
+        close[0].event_type,
+        EventType::WorkflowExecutionTimedOut as i32
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn terminate_records_the_reason_and_signal_with_start_reuses_the_run() {
+    use temporalio_protos::temporal::api::workflowservice::v1::{
+        SignalWithStartWorkflowExecutionRequest, TerminateWorkflowExecutionRequest,
+    };
+    let server = DevServer::start();
+    let mut client = dev_client(&server, "client").await;
+    let mut admin = dev_client(&server, "admin").await;
+    let signal_with_start = || SignalWithStartWorkflowExecutionRequest {
+        namespace: "default".into(),
+        workflow_id: "sws".into(),
+        workflow_type: Some(WorkflowType { name: "raw".into() }),
+        task_queue: queue("sws"),
+        signal_name: "go".into(),
+        signal_input: Some(payload("json/plain", b"1")),
+        request_id: uuid_like(),
+        ..Default::default()
+    };
+    let first = client
+        .signal_with_start_workflow_execution(signal_with_start())
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(first.started);
+    let second = client
+        .signal_with_start_workflow_execution(signal_with_start())
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(!second.started);
+    assert_eq!(second.run_id, first.run_id, "the open run is reused");
+    let events = history(&mut client, "default", "sws").await;
+    assert_eq!(count(&events, EventType::WorkflowExecutionSignaled), 2);
+    assert_eq!(
+        events[1].event_type,
+        EventType::WorkflowExecutionSignaled as i32,
+        "the signal precedes the first task"
+    );
+
+    // Terminate needs admin; the reason is stored.
+    let terminate = TerminateWorkflowExecutionRequest {
+        namespace: "default".into(),
+        workflow_execution: Some(WorkflowExecution {
+            workflow_id: "sws".into(),
+            run_id: String::new(),
+        }),
+        reason: "operator cleanup".into(),
+        ..Default::default()
+    };
+    assert_eq!(
+        client
+            .terminate_workflow_execution(terminate.clone())
+            .await
+            .unwrap_err()
+            .code(),
+        Code::PermissionDenied
+    );
+    admin.terminate_workflow_execution(terminate).await.unwrap();
+    let events = history(&mut client, "default", "sws").await;
+    let last = events.last().unwrap();
+    assert_eq!(
+        last.event_type,
+        EventType::WorkflowExecutionTerminated as i32
+    );
+    match &last.attributes {
+        Some(temporalio_protos::temporal::api::history::v1::history_event::Attributes::WorkflowExecutionTerminatedEventAttributes(a)) => {
+            assert_eq!(a.reason, "operator cleanup");
+        }
+        other => panic!("terminated event without attributes: {other:?}"),
+    }
+    let described = client
+        .describe_workflow_execution(DescribeWorkflowExecutionRequest {
+            namespace: "default".into(),
+            execution: Some(WorkflowExecution {
+                workflow_id: "sws".into(),
+                run_id: String::new(),
+            }),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let status = described
+        .workflow_execution_info
+        .map(|i| i.status)
+        .unwrap_or_default();
+    assert_eq!(
+        status,
+        temporalio_protos::temporal::api::enums::v1::WorkflowExecutionStatus::Terminated as i32
+    );
+}
+
+fn uuid_like() -> String {
+    format!("{:?}", std::time::SystemTime::now())
+}
