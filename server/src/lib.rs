@@ -12,6 +12,7 @@
 //! - `matching`: task queues with long-poll hand-off.
 //! - `timers`: the wheel that fires durable timers.
 //! - `tokens`: signed task tokens.
+//! - `visibility`: list/count executions with a subset of Temporal's list-filter language.
 //! - `store`: the `Store` trait, its sled and in-memory implementations, group commit.
 //! - `server`: wiring and serving.
 //! - `grpc`: the tonic server traits generated from `temporalio-protos`' descriptors.
@@ -34,6 +35,7 @@ pub mod store;
 pub mod timers;
 pub mod tls;
 pub mod tokens;
+pub mod visibility;
 
 pub use config::{NamespaceSpec, ServerConfig};
 pub use server::{BoundServer, ServerError};

@@ -240,6 +240,20 @@ impl WorkflowService for WorkflowApi {
         workflows::describe(&self.state, request.into_inner()).map(Response::new)
     }
 
+    async fn list_workflow_executions(
+        &self,
+        request: Request<ListWorkflowExecutionsRequest>,
+    ) -> Result<Response<ListWorkflowExecutionsResponse>, Status> {
+        workflows::list(&self.state, request.into_inner()).map(Response::new)
+    }
+
+    async fn count_workflow_executions(
+        &self,
+        request: Request<CountWorkflowExecutionsRequest>,
+    ) -> Result<Response<CountWorkflowExecutionsResponse>, Status> {
+        workflows::count(&self.state, request.into_inner()).map(Response::new)
+    }
+
     async fn poll_nexus_task_queue(
         &self,
         request: Request<PollNexusTaskQueueRequest>,

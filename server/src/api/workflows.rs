@@ -158,6 +158,20 @@ pub(crate) async fn history(
     Ok(state.executions.history(&request).await?)
 }
 
+pub(crate) fn list(
+    state: &ApiState,
+    request: ListWorkflowExecutionsRequest,
+) -> Result<ListWorkflowExecutionsResponse, Status> {
+    Ok(state.executions.list(&request)?)
+}
+
+pub(crate) fn count(
+    state: &ApiState,
+    request: CountWorkflowExecutionsRequest,
+) -> Result<CountWorkflowExecutionsResponse, Status> {
+    Ok(state.executions.count(&request)?)
+}
+
 pub(crate) fn describe(
     state: &ApiState,
     request: DescribeWorkflowExecutionRequest,

@@ -17,17 +17,12 @@ use super::{
 };
 
 impl MutableState {
-    /// DescribeWorkflowExecution: status, times, task queue, type, memo, search attributes,
-    /// history length and size, pending activities and workflow task.
-    pub fn describe(&self) -> DescribeWorkflowExecutionResponse {
-        let task_queue = TaskQueue {
-            name: self.task_queue.clone(),
-            kind: TaskQueueKind::Normal as i32,
-            normal_name: String::new(),
-        };
+    /// The run as listed by visibility and described: ids, type, times, status, memo, search
+    /// attributes, history length and size.
+    pub fn execution_info(&self) -> WorkflowExecutionInfo {
         let execution_duration = (self.close_time_ms > 0)
             .then(|| duration(self.close_time_ms.saturating_sub(self.start_time_ms).max(0)));
-        let info = WorkflowExecutionInfo {
+        WorkflowExecutionInfo {
             execution: Some(self.execution()),
             r#type: Some(WorkflowType {
                 name: self.workflow_type.clone(),
@@ -49,7 +44,18 @@ impl MutableState {
             execution_duration,
             first_run_id: self.first_execution_run_id.clone(),
             ..Default::default()
+        }
+    }
+
+    /// DescribeWorkflowExecution: status, times, task queue, type, memo, search attributes,
+    /// history length and size, pending activities and workflow task.
+    pub fn describe(&self) -> DescribeWorkflowExecutionResponse {
+        let task_queue = TaskQueue {
+            name: self.task_queue.clone(),
+            kind: TaskQueueKind::Normal as i32,
+            normal_name: String::new(),
         };
+        let info = self.execution_info();
         let deadline = |timeout: i64| match timeout {
             0 => None,
             t => opt_timestamp(self.start_time_ms.saturating_add(t)),

@@ -14,6 +14,7 @@
 
 mod activity_tasks;
 pub mod keys;
+mod listing;
 mod locks;
 mod queries;
 mod reads;
@@ -39,6 +40,7 @@ use crate::{
     store::{Committer, Keyspace, StoreError, WriteBatch},
     timers::TimerWheel,
     tokens::TokenKey,
+    visibility,
 };
 
 /// Task kinds in the Tasks keyspace.
@@ -279,6 +281,11 @@ impl Executions {
             Keyspace::Executions,
             keys::state(run),
             state.encode_to_vec(),
+        );
+        batch.put(
+            Keyspace::Visibility,
+            visibility::row_key(&run.namespace, state.start_time_ms(), &run.run_id),
+            visibility::row_value(&state.execution_info()),
         );
         if new_run {
             batch.put(

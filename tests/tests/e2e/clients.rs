@@ -134,3 +134,100 @@ fn temporal_cli_manages_namespaces_with_a_certificate_and_fails_without() {
         "without a client certificate the CLI must fail"
     );
 }
+
+#[test]
+fn temporal_cli_starts_lists_and_counts_workflows() {
+    let server = DevServer::start();
+    for (id, workflow_type) in [("list-a", "Alpha"), ("list-b", "Beta"), ("list-c", "Alpha")] {
+        let started = temporal(
+            &server,
+            true,
+            &[
+                "workflow",
+                "start",
+                "--type",
+                workflow_type,
+                "--task-queue",
+                "nobody",
+                "--workflow-id",
+                id,
+                "--input",
+                "\"x\"",
+            ],
+        );
+        assert!(
+            started.status.success(),
+            "start failed: {}",
+            String::from_utf8_lossy(&started.stderr)
+        );
+    }
+    let terminated = temporal(
+        &server,
+        true,
+        &[
+            "workflow",
+            "terminate",
+            "--workflow-id",
+            "list-b",
+            "--reason",
+            "test",
+        ],
+    );
+    assert!(
+        terminated.status.success(),
+        "{}",
+        String::from_utf8_lossy(&terminated.stderr)
+    );
+
+    let listed = temporal(
+        &server,
+        true,
+        &[
+            "workflow",
+            "list",
+            "--query",
+            "WorkflowType = 'Alpha'",
+            "-o",
+            "json",
+        ],
+    );
+    let stdout = String::from_utf8_lossy(&listed.stdout);
+    assert!(
+        listed.status.success(),
+        "list failed: {}",
+        String::from_utf8_lossy(&listed.stderr)
+    );
+    assert!(
+        stdout.contains("list-a") && stdout.contains("list-c") && !stdout.contains("list-b"),
+        "{stdout}"
+    );
+
+    let running = temporal(
+        &server,
+        true,
+        &[
+            "workflow",
+            "count",
+            "--query",
+            "ExecutionStatus = 'Running'",
+        ],
+    );
+    let stdout = String::from_utf8_lossy(&running.stdout);
+    assert!(
+        running.status.success(),
+        "count failed: {}",
+        String::from_utf8_lossy(&running.stderr)
+    );
+    assert!(stdout.contains('2'), "two running: {stdout}");
+
+    let unsupported = temporal(
+        &server,
+        true,
+        &["workflow", "list", "--query", "WorkflowId LIKE 'list-%'"],
+    );
+    assert!(!unsupported.status.success());
+    assert!(
+        String::from_utf8_lossy(&unsupported.stderr).contains("LIKE"),
+        "the error names the unsupported part"
+    );
+}
