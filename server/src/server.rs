@@ -107,7 +107,7 @@ impl BoundServer {
             reason: err.to_string(),
         })?;
         let tokens = TokenKey::load_or_create(&config.data_dir)?;
-        let executions = Executions::open(committer.clone(), tokens)?;
+        let executions = Executions::open(committer.clone(), tokens, namespaces.clone())?;
         let api = WorkflowApi::new(Arc::new(ApiState::new(
             namespaces,
             policy.clone(),

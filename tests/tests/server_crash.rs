@@ -205,7 +205,6 @@ async fn describe(
                     workflow_id: workflow_id.into(),
                     run_id: String::new(),
                 }),
-                ..Default::default()
             },
         )),
     )
@@ -609,4 +608,99 @@ async fn workflows_survive_three_server_crashes() {
     drop(worker);
     drop(server);
     drop(dir);
+}
+
+/// The history checks bite: a gap, a second completion of one activity and a wrong result are
+/// all reported.
+#[test]
+fn check_history_reports_gaps_and_double_completions() {
+    use temporalio_protos::temporal::api::history::v1::{
+        ActivityTaskCompletedEventAttributes, ActivityTaskScheduledEventAttributes,
+        TimerFiredEventAttributes, TimerStartedEventAttributes,
+        WorkflowExecutionCompletedEventAttributes, WorkflowExecutionStartedEventAttributes,
+    };
+    let event = |event_id: i64, event_type: EventType, attributes: Attributes| HistoryEvent {
+        event_id,
+        event_type: event_type as i32,
+        attributes: Some(attributes),
+        ..Default::default()
+    };
+    let result = |value: u32| Payloads {
+        payloads: vec![value.as_json_payload().expect("json")],
+    };
+    let mut history = vec![event(
+        1,
+        EventType::WorkflowExecutionStarted,
+        Attributes::WorkflowExecutionStartedEventAttributes(
+            WorkflowExecutionStartedEventAttributes {
+                first_execution_run_id: "run".into(),
+                ..Default::default()
+            },
+        ),
+    )];
+    for _ in 0..STEPS {
+        let scheduled = history.len() as i64 + 1;
+        history.push(event(
+            scheduled,
+            EventType::ActivityTaskScheduled,
+            Attributes::ActivityTaskScheduledEventAttributes(
+                ActivityTaskScheduledEventAttributes::default(),
+            ),
+        ));
+        history.push(event(
+            scheduled + 1,
+            EventType::ActivityTaskCompleted,
+            Attributes::ActivityTaskCompletedEventAttributes(
+                ActivityTaskCompletedEventAttributes {
+                    scheduled_event_id: scheduled,
+                    ..Default::default()
+                },
+            ),
+        ));
+    }
+    let next = history.len() as i64 + 1;
+    history.push(event(
+        next,
+        EventType::TimerStarted,
+        Attributes::TimerStartedEventAttributes(TimerStartedEventAttributes::default()),
+    ));
+    history.push(event(
+        next + 1,
+        EventType::TimerFired,
+        Attributes::TimerFiredEventAttributes(TimerFiredEventAttributes::default()),
+    ));
+    let completed = |event_id: i64, value: u32| {
+        event(
+            event_id,
+            EventType::WorkflowExecutionCompleted,
+            Attributes::WorkflowExecutionCompletedEventAttributes(
+                WorkflowExecutionCompletedEventAttributes {
+                    result: Some(result(value)),
+                    ..Default::default()
+                },
+            ),
+        )
+    };
+    let mut sound = history.clone();
+    sound.push(completed(sound.len() as i64 + 1, 6));
+    assert_eq!(check_history(&sound, "run", 6), Vec::<String>::new());
+
+    let mut broken = history;
+    let duplicate = broken[2].clone();
+    broken.push(HistoryEvent {
+        event_id: broken.len() as i64 + 1,
+        ..duplicate
+    });
+    broken.push(completed(broken.len() as i64 + 2, 7));
+    let problems = check_history(&broken, "run", 6);
+    for expected in [
+        "event ids are not 1..=n",
+        "has 2 ActivityTaskCompleted events",
+        "expected 6",
+    ] {
+        assert!(
+            problems.iter().any(|p| p.contains(expected)),
+            "{expected:?} in {problems:?}"
+        );
+    }
 }

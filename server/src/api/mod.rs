@@ -254,6 +254,15 @@ impl WorkflowService for WorkflowApi {
         workflows::count(&self.state, request.into_inner()).map(Response::new)
     }
 
+    async fn delete_workflow_execution(
+        &self,
+        request: Request<DeleteWorkflowExecutionRequest>,
+    ) -> Result<Response<DeleteWorkflowExecutionResponse>, Status> {
+        workflows::delete(&self.state, request.into_inner())
+            .await
+            .map(Response::new)
+    }
+
     async fn poll_nexus_task_queue(
         &self,
         request: Request<PollNexusTaskQueueRequest>,

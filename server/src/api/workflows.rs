@@ -172,6 +172,14 @@ pub(crate) fn count(
     Ok(state.executions.count(&request)?)
 }
 
+pub(crate) async fn delete(
+    state: &ApiState,
+    request: DeleteWorkflowExecutionRequest,
+) -> Result<DeleteWorkflowExecutionResponse, Status> {
+    state.executions.delete(&request).await?;
+    Ok(DeleteWorkflowExecutionResponse::default())
+}
+
 pub(crate) fn describe(
     state: &ApiState,
     request: DescribeWorkflowExecutionRequest,

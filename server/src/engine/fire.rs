@@ -46,7 +46,7 @@ pub fn fire_timer(
                     ),
                 );
             }
-            TimerKind::Unspecified => {}
+            TimerKind::Unspecified | TimerKind::Retention => {}
         }
         Ok(())
     })

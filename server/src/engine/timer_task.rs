@@ -31,6 +31,9 @@ pub enum TimerKind {
     WorkflowRunTimeout = 8,
     /// The execution timeout of the workflow (all runs).
     WorkflowExecutionTimeout = 9,
+    /// The closed run's retention period ended: the caller deletes the run. The engine itself
+    /// ignores it.
+    Retention = 10,
 }
 
 /// A durable timer of one run. Prost-encodable because the caller stores it.
@@ -63,6 +66,11 @@ impl TimerTask {
             attempt,
             timer_id: String::new(),
         }
+    }
+
+    /// The timer that deletes a closed run at `fire_at`.
+    pub fn retention(fire_at: i64) -> Self {
+        TimerTask::new(TimerKind::Retention, fire_at, 0, 0)
     }
 
     /// When to fire, unix milliseconds (the storage key's time component).

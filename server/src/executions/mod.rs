@@ -18,6 +18,7 @@ mod listing;
 mod locks;
 mod queries;
 mod reads;
+mod retention;
 mod start;
 mod timers_driver;
 mod watchers;
@@ -37,6 +38,7 @@ use watchers::{HistoryWatchers, Progress};
 use crate::{
     engine::{Effect, EngineError, MutableState, TimerTask, Transition},
     matching::{QueueKey, QueueKind, TaskQueues},
+    namespaces::Namespaces,
     store::{Committer, Keyspace, StoreError, WriteBatch},
     timers::TimerWheel,
     tokens::TokenKey,
@@ -121,11 +123,16 @@ pub struct Executions {
     locks: StripedLocks,
     watchers: HistoryWatchers,
     queries: queries::PendingQueries,
+    namespaces: Arc<Namespaces>,
 }
 
 impl Executions {
     /// Opens the service over the store and rebuilds task queues and timers from it.
-    pub fn open(committer: Committer, tokens: TokenKey) -> Result<Arc<Self>, ExecutionError> {
+    pub fn open(
+        committer: Committer,
+        tokens: TokenKey,
+        namespaces: Arc<Namespaces>,
+    ) -> Result<Arc<Self>, ExecutionError> {
         let this = Arc::new(Self {
             committer,
             tokens,
@@ -134,6 +141,7 @@ impl Executions {
             locks: StripedLocks::new(),
             watchers: HistoryWatchers::new(),
             queries: queries::PendingQueries::new(),
+            namespaces,
         });
         this.rebuild()?;
         Ok(this)
@@ -302,6 +310,21 @@ impl Executions {
             );
         }
         let mut timers = Vec::new();
+        if transition
+            .effects
+            .iter()
+            .any(|e| matches!(e, Effect::Closed))
+        {
+            let timer = self.retention_timer(run, state.close_time_ms());
+            let encoded = timer.encode_to_vec();
+            let row = keys::timer(timer.fire_at_ms(), run, &encoded);
+            batch.put(Keyspace::Timers, row.clone(), encoded);
+            timers.push(DueTimer {
+                run: run.clone(),
+                timer,
+                row,
+            });
+        }
         for effect in &transition.effects {
             match effect {
                 Effect::WorkflowTask {

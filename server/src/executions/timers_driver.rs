@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use super::{DueTimer, ExecutionError, Executions};
 use crate::{
-    engine::{self, EngineError},
+    engine::{self, EngineError, TimerKind},
     store::{Keyspace, WriteBatch},
 };
 
@@ -27,6 +27,12 @@ pub(super) async fn run(executions: Arc<Executions>) {
 
 impl Executions {
     async fn fire(&self, due: DueTimer) {
+        if due.timer.kind() == TimerKind::Retention {
+            if let Err(err) = self.delete_run(&due.run, Some(due.row)).await {
+                tracing::error!(error = %err, workflow_id = %due.run.workflow_id, "retention could not delete the run");
+            }
+            return;
+        }
         let mut consumed = WriteBatch::default();
         consumed.delete(Keyspace::Timers, due.row.clone());
         let timer = due.timer.clone();
