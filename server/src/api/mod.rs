@@ -263,6 +263,13 @@ impl WorkflowService for WorkflowApi {
             .map(Response::new)
     }
 
+    async fn get_workflow_execution_history_reverse(
+        &self,
+        request: Request<GetWorkflowExecutionHistoryReverseRequest>,
+    ) -> Result<Response<GetWorkflowExecutionHistoryReverseResponse>, Status> {
+        workflows::history_reverse(&self.state, request.into_inner()).map(Response::new)
+    }
+
     async fn poll_nexus_task_queue(
         &self,
         request: Request<PollNexusTaskQueueRequest>,

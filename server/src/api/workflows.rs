@@ -180,6 +180,13 @@ pub(crate) async fn delete(
     Ok(DeleteWorkflowExecutionResponse::default())
 }
 
+pub(crate) fn history_reverse(
+    state: &ApiState,
+    request: GetWorkflowExecutionHistoryReverseRequest,
+) -> Result<GetWorkflowExecutionHistoryReverseResponse, Status> {
+    Ok(state.executions.history_reverse(&request)?)
+}
+
 pub(crate) fn describe(
     state: &ApiState,
     request: DescribeWorkflowExecutionRequest,

@@ -7,6 +7,7 @@ use temporalio_protos::temporal::api::{
     workflowservice::v1::{
         DescribeWorkflowExecutionRequest, DescribeWorkflowExecutionResponse,
         GetWorkflowExecutionHistoryRequest, GetWorkflowExecutionHistoryResponse,
+        GetWorkflowExecutionHistoryReverseRequest, GetWorkflowExecutionHistoryReverseResponse,
     },
 };
 use tokio::time::Instant;
@@ -124,6 +125,45 @@ impl Executions {
                 Vec::new()
             },
             ..Default::default()
+        })
+    }
+
+    /// History newest first, in pages (GetWorkflowExecutionHistoryReverse).
+    pub fn history_reverse(
+        &self,
+        request: &GetWorkflowExecutionHistoryReverseRequest,
+    ) -> Result<GetWorkflowExecutionHistoryReverseResponse, ExecutionError> {
+        let execution = request.execution.clone().unwrap_or_default();
+        let mut run = self.resolve(
+            &request.namespace,
+            &execution.workflow_id,
+            &execution.run_id,
+        )?;
+        let state = self
+            .load(&run)?
+            .ok_or_else(|| ExecutionError::NotFound(format!("{:?}", run.workflow_id)))?;
+        // The token names the newest event of the next page.
+        let mut newest = state.next_event_id() - 1;
+        if !request.next_page_token.is_empty() {
+            let (token_run, token_newest) = parse_page_token(&request.next_page_token)?;
+            run.run_id = token_run;
+            newest = token_newest.min(newest);
+        }
+        let page_size = match usize::try_from(request.maximum_page_size) {
+            Ok(0) | Err(_) => DEFAULT_PAGE_SIZE,
+            Ok(n) => n,
+        };
+        let oldest = newest.saturating_sub(page_size as i64 - 1).max(1);
+        let mut events = self.read_events(&run, oldest, newest)?;
+        events.reverse();
+        let next_page_token = if oldest > 1 {
+            page_token(&run.run_id, oldest - 1)
+        } else {
+            Vec::new()
+        };
+        Ok(GetWorkflowExecutionHistoryReverseResponse {
+            history: Some(History { events }),
+            next_page_token,
         })
     }
 

@@ -274,6 +274,36 @@ async fn forged_stale_and_duplicate_tokens_are_refused() {
     assert_eq!(count(&events, EventType::WorkflowExecutionCompleted), 1);
     let ids: Vec<i64> = events.iter().map(|e| e.event_id).collect();
     assert_eq!(ids, (1..=ids.len() as i64).collect::<Vec<_>>());
+
+    // The same history newest first, in pages of 4.
+    let mut reversed = Vec::new();
+    let mut token = Vec::new();
+    loop {
+        let page = client
+            .get_workflow_execution_history_reverse(
+                temporalio_protos::temporal::api::workflowservice::v1::GetWorkflowExecutionHistoryReverseRequest {
+                    namespace: ns.into(),
+                    execution: Some(WorkflowExecution { workflow_id: "tokens".into(), run_id: String::new() }),
+                    maximum_page_size: 4,
+                    next_page_token: token,
+                },
+            )
+            .await
+            .unwrap()
+            .into_inner();
+        reversed.extend(
+            page.history
+                .unwrap_or_default()
+                .events
+                .into_iter()
+                .map(|e| e.event_id),
+        );
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        token = page.next_page_token;
+    }
+    assert_eq!(reversed, ids.iter().rev().copied().collect::<Vec<_>>());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
