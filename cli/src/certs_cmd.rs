@@ -59,6 +59,25 @@ pub(crate) enum CertsCommand {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Mint a short-lived dev token (EdDSA JWT) for the codec server, signed with the dev token
+    /// key that `start-dev` creates (never the CA key).
+    ///
+    /// Example: lockstep certs token --principal viewer --namespace default --ttl-minutes 30
+    Token {
+        /// The principal: a bare name (becomes spiffe://lockstep/NAME) or a spiffe:// URI.
+        #[arg(long)]
+        principal: String,
+        /// Namespaces the token is limited to (repeatable; globs allowed) [default: no limit
+        /// beyond the codec server's policy].
+        #[arg(long = "namespace", value_name = "NS")]
+        namespaces: Vec<String>,
+        /// Lifetime in minutes (at most 24 h).
+        #[arg(long, default_value_t = 60)]
+        ttl_minutes: u64,
+        /// The signing key [default: the dev data dir's certs/token-signing-key.pem].
+        #[arg(long, value_name = "FILE")]
+        signing_key: Option<PathBuf>,
+    },
     /// Show a certificate: subject, SANs, principal, validity, fingerprint.
     ///
     /// Example: lockstep certs inspect ./pki/worker.pem
@@ -135,6 +154,28 @@ pub(crate) fn run(command: CertsCommand) -> anyhow::Result<()> {
             let issued = ca.load()?.issue_client(&principal, days)?;
             let out = out.unwrap_or_else(|| PathBuf::from(short_name(&principal)));
             write_pair(&issued, &out)?;
+        }
+        CertsCommand::Token {
+            principal,
+            namespaces,
+            ttl_minutes,
+            signing_key,
+        } => {
+            let signing_key = match signing_key {
+                Some(path) => path,
+                None => crate::dev::default_data_dir()?
+                    .join("certs")
+                    .join(lockstep_codec_server::DEV_SIGNING_KEY_FILE),
+            };
+            let pem = std::fs::read(&signing_key).with_context(|| {
+                format!(
+                    "cannot read the token signing key {} (start `lockstep server start-dev` once, or pass --signing-key)",
+                    signing_key.display()
+                )
+            })?;
+            let ttl = std::time::Duration::from_secs(ttl_minutes.saturating_mul(60));
+            let token = lockstep_codec_server::mint_dev_token(&pem, &principal, &namespaces, ttl)?;
+            println!("{token}");
         }
         CertsCommand::Inspect { file } => {
             for (index, info) in inspect_file(&file)?.iter().enumerate() {

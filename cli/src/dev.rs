@@ -47,6 +47,7 @@ roles = ["reader"]
 pub(crate) struct Banner {
     data_dir: PathBuf,
     pki: DevPki,
+    token_key: PathBuf,
 }
 
 impl Banner {
@@ -68,7 +69,9 @@ impl Banner {
              Or with environment variables:\n  \
              export TEMPORAL_ADDRESS={addr} TEMPORAL_TLS_SERVER_CA_CERT_PATH={ca} \\\n    \
              TEMPORAL_TLS_CLIENT_CERT_PATH={cert} TEMPORAL_TLS_CLIENT_KEY_PATH={key}\n\n\
-             An SDK worker uses {worker_cert} and {worker_key} with the same CA; server name localhost.",
+             An SDK worker uses {worker_cert} and {worker_key} with the same CA; server name localhost.\n\n\
+             Codec-server dev tokens (signing key {token_key}, never the CA key):\n  \
+             lockstep certs token --principal viewer --signing-key {token_key}",
             data = self.data_dir.display(),
             certs = self.pki.dir.display(),
             principals = DEV_PRINCIPALS.join(", "),
@@ -77,6 +80,7 @@ impl Banner {
             key = key.display(),
             worker_cert = self.pki.client_cert("worker").display(),
             worker_key = self.pki.client_key("worker").display(),
+            token_key = self.token_key.display(),
         );
     }
 }
@@ -94,6 +98,12 @@ pub(crate) fn prepare(args: &StartDevArgs) -> anyhow::Result<(ServerConfig, Bann
         .with_context(|| format!("cannot resolve the data dir {}", data_dir.display()))?;
     let pki = DevPki::ensure(&data_dir.join("certs"), &DEV_PRINCIPALS)
         .with_context(|| format!("cannot prepare dev certificates in {}", data_dir.display()))?;
+    let token_key = lockstep_codec_server::ensure_dev_signing_key(&pki.dir).with_context(|| {
+        format!(
+            "cannot prepare the dev token signing key in {}",
+            pki.dir.display()
+        )
+    })?;
     let policy = data_dir.join("dev-policy.toml");
     if !policy.exists() {
         fs::write(&policy, DEV_POLICY)
@@ -113,10 +123,18 @@ pub(crate) fn prepare(args: &StartDevArgs) -> anyhow::Result<(ServerConfig, Bann
         namespaces: args.namespaces.iter().map(NamespaceSpec::named).collect(),
     };
     config.validate("from start-dev flags")?;
-    Ok((config, Banner { data_dir, pki }))
+    Ok((
+        config,
+        Banner {
+            data_dir,
+            pki,
+            token_key,
+        },
+    ))
 }
 
-fn default_data_dir() -> anyhow::Result<PathBuf> {
+/// `start-dev`'s data dir when `--data-dir` is not given.
+pub(crate) fn default_data_dir() -> anyhow::Result<PathBuf> {
     let base = std::env::var_os("XDG_DATA_HOME")
         .map(PathBuf::from)
         .filter(|p| p.is_absolute())

@@ -1,8 +1,11 @@
-//! `lockstep`: the one binary — the server, its dev mode, and certificate tools.
+//! `lockstep`: the one binary — the server, its dev mode, certificate tools, and a workflow
+//! client.
 
 mod certs_cmd;
+mod codec_server_cmd;
 mod dev;
 mod server_cmd;
+mod workflow;
 
 use std::process::ExitCode;
 
@@ -25,6 +28,12 @@ enum Command {
     /// Create a CA, issue server and client certificates, inspect certificates.
     #[command(subcommand)]
     Certs(certs_cmd::CertsCommand),
+    /// Serve `/encode` and `/decode` for authorized viewers (HTTPS, keys from your key source).
+    ///
+    /// Example: lockstep codec-server --config codec-server.toml
+    CodecServer(codec_server_cmd::CodecServerArgs),
+    /// Start, inspect and steer workflow executions (like `temporal workflow …`, mTLS only).
+    Workflow(Box<workflow::WorkflowArgs>),
 }
 
 fn main() -> ExitCode {
@@ -33,6 +42,8 @@ fn main() -> ExitCode {
     let outcome = match cli.command {
         Command::Server(command) => server_cmd::run(command),
         Command::Certs(command) => certs_cmd::run(command),
+        Command::Workflow(args) => workflow::run(*args),
+        Command::CodecServer(args) => codec_server_cmd::run(args),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

@@ -72,7 +72,7 @@ async fn serve(config: ServerConfig, banner: Option<dev::Banner>) -> anyhow::Res
 }
 
 /// Completes on SIGTERM or Ctrl-C.
-async fn shutdown_signal() {
+pub(crate) async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {

@@ -5,3 +5,4 @@ mod clients;
 mod mtls;
 mod operations;
 mod tasks;
+mod workflow_cli;
