@@ -66,6 +66,9 @@ scenarios!(temporal:
     signal_query_signal,
     already_started,
     describe_running_then_completed,
+    continue_as_new,
+    child_workflow,
+    child_id_conflict,
 );
 
 scenarios!(lockstep:
@@ -78,6 +81,9 @@ scenarios!(lockstep:
     signal_query_signal,
     already_started,
     describe_running_then_completed,
+    continue_as_new,
+    child_workflow,
+    child_id_conflict,
 );
 
 /// Differential: for deterministic scenarios, Lockstep writes the same event-type sequence as
@@ -108,4 +114,7 @@ same_events!(
     heartbeat_timeout,
     start_to_close_timeout,
     durable_timer,
+    continue_as_new,
+    child_workflow,
+    child_id_conflict,
 );

@@ -17,8 +17,12 @@ use temporalio_protos::temporal::api::{
 };
 
 use super::{
-    Effect, EngineError, MutableState, TimerTask, Transition, WorkflowTaskInfo,
-    events::{activity_final_scheduled_id, event_type, set_activity_started_id},
+    ChildCompletion, Effect, EngineError, MutableState, ParentCloseAction, TimerTask, Transition,
+    WorkflowTaskInfo,
+    events::{
+        activity_final_scheduled_id, child_close_initiated_id, event_type, set_activity_started_id,
+        set_child_started_id,
+    },
     time::{duration, timestamp},
 };
 
@@ -82,6 +86,7 @@ impl Apply<'_> {
         let buffered = std::mem::take(&mut self.state.buffered_events);
         let flushed = !buffered.is_empty();
         let mut started_ids: BTreeMap<i64, i64> = BTreeMap::new();
+        let mut child_started_ids: BTreeMap<i64, i64> = BTreeMap::new();
         for mut event in buffered {
             if let Some(attributes) = event.attributes.as_mut() {
                 if let Attributes::ActivityTaskStartedEventAttributes(a) = attributes {
@@ -90,6 +95,18 @@ impl Apply<'_> {
                     && let Some(started) = started_ids.get(&scheduled)
                 {
                     set_activity_started_id(attributes, *started);
+                } else if let Attributes::ChildWorkflowExecutionStartedEventAttributes(a) =
+                    attributes
+                {
+                    let id = self.state.next_event_id;
+                    child_started_ids.insert(a.initiated_event_id, id);
+                    if let Some(child) = self.state.children.get_mut(&a.initiated_event_id) {
+                        child.started_event_id = id;
+                    }
+                } else if let Some(initiated) = child_close_initiated_id(attributes)
+                    && let Some(started) = child_started_ids.get(&initiated)
+                {
+                    set_child_started_id(attributes, *started);
                 }
             }
             self.push_numbered(event);
@@ -147,9 +164,12 @@ impl Apply<'_> {
     }
 
     /// Writes the closing event and closes the run: pending work is abandoned, and every effect
-    /// of this transition but [`Effect::Closed`] is dropped (nothing may follow a close).
+    /// of this transition is replaced by [`Effect::Closed`], the parent close policies of the
+    /// open children and, for a child run that did not continue as new, the notification of
+    /// its parent (nothing else may follow a close).
     pub(crate) fn close(&mut self, status: WorkflowExecutionStatus, attributes: Attributes) {
         self.append(attributes);
+        let close_event = self.events.last().cloned();
         self.state.status = status as i32;
         self.state.close_time_ms = self.now;
         self.state.workflow_task = None;
@@ -158,6 +178,23 @@ impl Apply<'_> {
         self.state.buffered_events.clear();
         self.effects.clear();
         self.effects.push(Effect::Closed);
+        let children = std::mem::take(&mut self.state.children);
+        for child in children.into_values() {
+            if let Some(action) = ParentCloseAction::for_child(self.state, &child) {
+                self.effects
+                    .push(Effect::ParentClosePolicy(Box::new(action)));
+            }
+        }
+        if status != WorkflowExecutionStatus::ContinuedAsNew
+            && let Some(parent) = self.state.parent.clone()
+        {
+            self.effects
+                .push(Effect::NotifyParent(Box::new(ChildCompletion::new(
+                    self.state,
+                    parent,
+                    close_event,
+                ))));
+        }
     }
 
     /// Closes the run from outside a workflow task (timeout, terminate): a started workflow

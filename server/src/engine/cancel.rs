@@ -99,6 +99,7 @@ mod tests {
             st,
             1,
             &completed_req(vec![cancel_workflow_cmd()]),
+            "run-2",
             T0,
         )
         .unwrap();

@@ -5,14 +5,14 @@ use temporalio_protos::temporal::api::{
     enums::v1::{PendingActivityState, PendingWorkflowTaskState, TaskQueueKind},
     taskqueue::v1::TaskQueue,
     workflow::v1::{
-        PendingActivityInfo, PendingWorkflowTaskInfo, WorkflowExecutionConfig,
-        WorkflowExecutionExtendedInfo, WorkflowExecutionInfo,
+        PendingActivityInfo, PendingChildExecutionInfo, PendingWorkflowTaskInfo,
+        WorkflowExecutionConfig, WorkflowExecutionExtendedInfo, WorkflowExecutionInfo,
     },
     workflowservice::v1::{DescribeWorkflowExecutionResponse, PollActivityTaskQueueResponse},
 };
 
 use super::{
-    ActivityInfo, MutableState,
+    ActivityInfo, ChildInfo, MutableState, ParentInfo,
     time::{duration, opt_duration, opt_timestamp, timestamp},
 };
 
@@ -43,6 +43,8 @@ impl MutableState {
             history_size_bytes: self.history_size_bytes,
             execution_duration,
             first_run_id: self.first_execution_run_id.clone(),
+            parent_execution: self.parent.as_ref().map(ParentInfo::execution),
+            root_execution: self.root.clone(),
             ..Default::default()
         }
     }
@@ -70,6 +72,7 @@ impl MutableState {
             }),
             workflow_execution_info: Some(info),
             pending_activities: self.activities.values().map(pending_activity).collect(),
+            pending_children: self.children.values().map(pending_child).collect(),
             pending_workflow_task: self.workflow_task.as_ref().map(|task| {
                 PendingWorkflowTaskInfo {
                     state: if task.is_started() {
@@ -120,6 +123,16 @@ impl MutableState {
             priority: info.priority.clone(),
             ..Default::default()
         })
+    }
+}
+
+fn pending_child(info: &ChildInfo) -> PendingChildExecutionInfo {
+    PendingChildExecutionInfo {
+        workflow_id: info.workflow_id().to_string(),
+        run_id: info.run_id.clone(),
+        workflow_type_name: info.workflow_type().map(|t| t.name).unwrap_or_default(),
+        initiated_id: info.initiated_event_id,
+        parent_close_policy: info.parent_close_policy(),
     }
 }
 

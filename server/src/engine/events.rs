@@ -37,6 +37,21 @@ pub(crate) fn event_type(attributes: &Attributes) -> EventType {
         A::MarkerRecordedEventAttributes(_) => E::MarkerRecorded,
         A::UpsertWorkflowSearchAttributesEventAttributes(_) => E::UpsertWorkflowSearchAttributes,
         A::WorkflowPropertiesModifiedEventAttributes(_) => E::WorkflowPropertiesModified,
+        A::WorkflowExecutionContinuedAsNewEventAttributes(_) => E::WorkflowExecutionContinuedAsNew,
+        A::StartChildWorkflowExecutionInitiatedEventAttributes(_) => {
+            E::StartChildWorkflowExecutionInitiated
+        }
+        A::StartChildWorkflowExecutionFailedEventAttributes(_) => {
+            E::StartChildWorkflowExecutionFailed
+        }
+        A::ChildWorkflowExecutionStartedEventAttributes(_) => E::ChildWorkflowExecutionStarted,
+        A::ChildWorkflowExecutionCompletedEventAttributes(_) => E::ChildWorkflowExecutionCompleted,
+        A::ChildWorkflowExecutionFailedEventAttributes(_) => E::ChildWorkflowExecutionFailed,
+        A::ChildWorkflowExecutionCanceledEventAttributes(_) => E::ChildWorkflowExecutionCanceled,
+        A::ChildWorkflowExecutionTimedOutEventAttributes(_) => E::ChildWorkflowExecutionTimedOut,
+        A::ChildWorkflowExecutionTerminatedEventAttributes(_) => {
+            E::ChildWorkflowExecutionTerminated
+        }
         _ => E::Unspecified,
     }
 }
@@ -76,6 +91,43 @@ pub(crate) fn set_activity_started_id(attributes: &mut Attributes, started_event
         Attributes::ActivityTaskFailedEventAttributes(a) => a.started_event_id = started_event_id,
         Attributes::ActivityTaskTimedOutEventAttributes(a) => a.started_event_id = started_event_id,
         Attributes::ActivityTaskCanceledEventAttributes(a) => a.started_event_id = started_event_id,
+        _ => {}
+    }
+}
+
+/// The initiated event id of a child workflow's close event (completed, failed, canceled, timed
+/// out, terminated), if `attributes` is one.
+pub(crate) fn child_close_initiated_id(attributes: &Attributes) -> Option<i64> {
+    match attributes {
+        Attributes::ChildWorkflowExecutionCompletedEventAttributes(a) => Some(a.initiated_event_id),
+        Attributes::ChildWorkflowExecutionFailedEventAttributes(a) => Some(a.initiated_event_id),
+        Attributes::ChildWorkflowExecutionCanceledEventAttributes(a) => Some(a.initiated_event_id),
+        Attributes::ChildWorkflowExecutionTimedOutEventAttributes(a) => Some(a.initiated_event_id),
+        Attributes::ChildWorkflowExecutionTerminatedEventAttributes(a) => {
+            Some(a.initiated_event_id)
+        }
+        _ => None,
+    }
+}
+
+/// Points a child's close event at its (just numbered) started event.
+pub(crate) fn set_child_started_id(attributes: &mut Attributes, started_event_id: i64) {
+    match attributes {
+        Attributes::ChildWorkflowExecutionCompletedEventAttributes(a) => {
+            a.started_event_id = started_event_id
+        }
+        Attributes::ChildWorkflowExecutionFailedEventAttributes(a) => {
+            a.started_event_id = started_event_id
+        }
+        Attributes::ChildWorkflowExecutionCanceledEventAttributes(a) => {
+            a.started_event_id = started_event_id
+        }
+        Attributes::ChildWorkflowExecutionTimedOutEventAttributes(a) => {
+            a.started_event_id = started_event_id
+        }
+        Attributes::ChildWorkflowExecutionTerminatedEventAttributes(a) => {
+            a.started_event_id = started_event_id
+        }
         _ => {}
     }
 }

@@ -91,6 +91,7 @@ mod tests {
             3,
             1,
             &completed_req(vec![start_timer_cmd("t1", 5_000)]),
+            "run-2",
             T0,
         )
         .unwrap();

@@ -11,6 +11,8 @@
 //! - `apply.rs`: the transaction every entry point runs in (id assignment, buffering, closing).
 //! - `events.rs`: event type of each attribute kind.
 //! - `start.rs`, `signal.rs`, `cancel.rs`: client-initiated transitions.
+//! - `child.rs`: a parent's side of its child workflows (started, start failed, closed) and
+//!   the outbox records that carry them between runs.
 //! - `workflow_task/`: started, completed, failed (by the worker or the server), timed out.
 //! - `commands/`: one file per workflow command handled on completion.
 //! - `activity/`: started, completed, failed (with `retry.rs`), canceled, heartbeat, timeouts.
@@ -31,6 +33,7 @@
 mod activity;
 mod apply;
 mod cancel;
+mod child;
 mod commands;
 mod describe;
 mod error;
@@ -53,11 +56,15 @@ pub use activity::{
     activity_task_started, cancel_activity, complete_activity, fail_activity, record_heartbeat,
 };
 pub use cancel::{request_cancel_workflow, terminate_workflow};
+pub use child::{
+    ChildCompletion, ParentCloseAction, child_closed, child_start, child_started,
+    start_child_failed,
+};
 pub use error::EngineError;
 pub use fire::fire_timer;
 pub use signal::signal;
-pub use start::{start_workflow, start_workflow_with_signal};
-pub use state::{ActivityInfo, MutableState, WorkflowTaskInfo};
+pub use start::{NewRun, RunLineage, start_run, start_workflow, start_workflow_with_signal};
+pub use state::{ActivityInfo, ChildInfo, MutableState, ParentInfo, WorkflowTaskInfo};
 pub use timer_task::{TimerKind, TimerTask};
 pub use workflow_task::{
     complete_workflow_task, fail_workflow_task, fail_workflow_task_by_server, workflow_task_started,
@@ -107,4 +114,32 @@ pub enum Effect {
     Timer(TimerTask),
     /// The run closed: wake result waiters.
     Closed,
+    /// Start this run of the same workflow id in the same batch, and make it the current run
+    /// (continue-as-new). Follows [`Effect::Closed`].
+    StartRun(Box<NewRun>),
+    /// Durable outbox: start the child workflow initiated by this event, then record the
+    /// outcome on this run ([`child_start`], [`child_started`], [`start_child_failed`]).
+    StartChild {
+        /// Id of the `StartChildWorkflowExecutionInitiated` event.
+        initiated_event_id: i64,
+    },
+    /// Durable outbox: this child run closed; record it on the parent ([`child_closed`]).
+    /// Follows [`Effect::Closed`].
+    NotifyParent(Box<ChildCompletion>),
+    /// Durable outbox: the run closed with this child still open; terminate or cancel it.
+    /// Follows [`Effect::Closed`].
+    ParentClosePolicy(Box<ParentCloseAction>),
+}
+
+impl Effect {
+    /// True for the effects a closing transition may carry besides [`Effect::Closed`].
+    pub fn follows_close(&self) -> bool {
+        matches!(
+            self,
+            Effect::Closed
+                | Effect::StartRun(_)
+                | Effect::NotifyParent(_)
+                | Effect::ParentClosePolicy(_)
+        )
+    }
 }

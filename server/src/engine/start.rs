@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use temporalio_protos::temporal::api::{
+    common::v1::WorkflowExecution,
     enums::v1::{TaskQueueKind, WorkflowExecutionStatus},
     history::v1::{WorkflowExecutionStartedEventAttributes, history_event::Attributes},
     taskqueue::v1::TaskQueue,
@@ -11,7 +12,7 @@ use temporalio_protos::temporal::api::{
 };
 
 use super::{
-    EngineError, MutableState, TimerKind, TimerTask, Transition,
+    EngineError, MutableState, ParentInfo, TimerKind, TimerTask, Transition,
     apply::{Apply, transact},
     signal::SignalInput,
     time::{duration, duration_ms, opt_duration, opt_timestamp},
@@ -22,6 +23,36 @@ pub(crate) const DEFAULT_WORKFLOW_TASK_TIMEOUT_MS: i64 = 10_000;
 /// Upper bound of the workflow task start-to-close timeout.
 pub(crate) const MAX_WORKFLOW_TASK_TIMEOUT_MS: i64 = 120_000;
 
+/// Where a new run comes from besides its start request: the run it continues, its parent.
+/// The default is a top-level first run.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct RunLineage {
+    /// The run this one continues as new; empty for a first run.
+    pub continued_execution_run_id: String,
+    /// The first run of the chain; empty = the new run itself.
+    pub first_execution_run_id: String,
+    /// A `ContinueAsNewInitiator` (0 for a first run).
+    pub initiator: i32,
+    /// When the execution timeout of the chain expires (unix ms); 0 = derive it from the
+    /// request's execution timeout and `now`.
+    pub execution_expiration_ms: i64,
+    /// The parent, for a child run.
+    pub parent: Option<ParentInfo>,
+    /// The root of the parent chain; `None` = the new run itself.
+    pub root: Option<WorkflowExecution>,
+}
+
+/// A run to start in the same batch as the transition that asked for it (continue-as-new).
+#[derive(Clone, Debug, PartialEq)]
+pub struct NewRun {
+    /// The new run's id (already written into the closing event).
+    pub run_id: String,
+    /// Its start request.
+    pub request: StartWorkflowExecutionRequest,
+    /// Its lineage.
+    pub lineage: RunLineage,
+}
+
 /// Starts a new run with id `run_id`. The caller has already checked that no run of this
 /// workflow id is open and handles request-id idempotency with
 /// [`MutableState::start_request_id`].
@@ -30,7 +61,17 @@ pub fn start_workflow(
     run_id: &str,
     now: i64,
 ) -> Result<(MutableState, Transition), EngineError> {
-    start(req, run_id, now, None)
+    start(req, run_id, now, None, &RunLineage::default())
+}
+
+/// Starts a run with a lineage: a continued run ([`NewRun`]) or a child run.
+pub fn start_run(
+    req: &StartWorkflowExecutionRequest,
+    run_id: &str,
+    lineage: &RunLineage,
+    now: i64,
+) -> Result<(MutableState, Transition), EngineError> {
+    start(req, run_id, now, None, lineage)
 }
 
 /// SignalWithStartWorkflowExecution for a workflow id with no open run: starts a run whose
@@ -68,7 +109,13 @@ pub fn start_workflow_with_signal(
         request_id: &req.request_id,
     };
     signal.validate()?;
-    start(&start_req, run_id, now, Some(signal))
+    start(
+        &start_req,
+        run_id,
+        now,
+        Some(signal),
+        &RunLineage::default(),
+    )
 }
 
 fn start(
@@ -76,8 +123,34 @@ fn start(
     run_id: &str,
     now: i64,
     signal: Option<SignalInput<'_>>,
+    lineage: &RunLineage,
 ) -> Result<(MutableState, Transition), EngineError> {
-    let config = RunConfig::from_request(req, run_id)?;
+    let mut config = RunConfig::from_request(req, run_id)?;
+    let execution_expiration_ms =
+        match (lineage.execution_expiration_ms, config.execution_timeout_ms) {
+            (0, 0) => 0,
+            (0, timeout) => now.saturating_add(timeout),
+            (expiration, _) => expiration,
+        };
+    if execution_expiration_ms > 0 {
+        // A continued run keeps the chain's deadline: its run timeout fits inside it.
+        let remaining = execution_expiration_ms.saturating_sub(now).max(1);
+        config.run_timeout_ms = match config.run_timeout_ms {
+            0 => remaining,
+            run => run.min(remaining),
+        };
+        config.workflow_task_timeout_ms =
+            config.workflow_task_timeout_ms.min(config.run_timeout_ms);
+    }
+    let first_execution_run_id = if lineage.first_execution_run_id.is_empty() {
+        run_id.to_string()
+    } else {
+        lineage.first_execution_run_id.clone()
+    };
+    let execution = WorkflowExecution {
+        workflow_id: req.workflow_id.clone(),
+        run_id: run_id.to_string(),
+    };
     let mut state = MutableState {
         namespace: req.namespace.clone(),
         workflow_id: req.workflow_id.clone(),
@@ -91,13 +164,17 @@ fn start(
         workflow_task_timeout_ms: config.workflow_task_timeout_ms,
         run_timeout_ms: config.run_timeout_ms,
         execution_timeout_ms: config.execution_timeout_ms,
-        first_execution_run_id: run_id.to_string(),
+        first_execution_run_id,
         memo: map_of(req.memo.as_ref().map(|m| &m.fields)),
         search_attributes: map_of(req.search_attributes.as_ref().map(|s| &s.indexed_fields)),
+        parent: lineage.parent.clone(),
+        root: Some(lineage.root.clone().unwrap_or(execution)),
+        execution_expiration_ms,
+        continued_execution_run_id: lineage.continued_execution_run_id.clone(),
         ..Default::default()
     };
     let (transition, ()) = transact(&mut state, now, |cx| {
-        write_started(cx, req, &config);
+        write_started(cx, req, &config, lineage);
         if let Some(signal) = &signal {
             signal.record(cx);
         }
@@ -110,10 +187,10 @@ fn start(
                 0,
             ));
         }
-        if config.execution_timeout_ms > 0 {
+        if execution_expiration_ms > 0 {
             cx.timer(TimerTask::new(
                 TimerKind::WorkflowExecutionTimeout,
-                now.saturating_add(config.execution_timeout_ms),
+                execution_expiration_ms,
                 0,
                 0,
             ));
@@ -198,12 +275,15 @@ impl RunConfig {
     }
 }
 
-fn write_started(cx: &mut Apply<'_>, req: &StartWorkflowExecutionRequest, config: &RunConfig) {
+fn write_started(
+    cx: &mut Apply<'_>,
+    req: &StartWorkflowExecutionRequest,
+    config: &RunConfig,
+    lineage: &RunLineage,
+) {
     let run_id = cx.state.run_id.clone();
-    let expiration = match config.execution_timeout_ms {
-        0 => 0,
-        timeout => cx.now.saturating_add(timeout),
-    };
+    let expiration = cx.state.execution_expiration_ms;
+    let parent = cx.state.parent.clone();
     cx.append(Attributes::WorkflowExecutionStartedEventAttributes(
         WorkflowExecutionStartedEventAttributes {
             workflow_type: req.workflow_type.clone(),
@@ -218,9 +298,18 @@ fn write_started(cx: &mut Apply<'_>, req: &StartWorkflowExecutionRequest, config
             workflow_task_timeout: Some(duration(config.workflow_task_timeout_ms)),
             continued_failure: req.continued_failure.clone(),
             last_completion_result: req.last_completion_result.clone(),
-            original_execution_run_id: run_id.clone(),
+            original_execution_run_id: run_id,
             identity: req.identity.clone(),
-            first_execution_run_id: run_id,
+            first_execution_run_id: cx.state.first_execution_run_id.clone(),
+            continued_execution_run_id: lineage.continued_execution_run_id.clone(),
+            initiator: lineage.initiator,
+            parent_workflow_namespace: parent
+                .as_ref()
+                .map(|p| p.namespace.clone())
+                .unwrap_or_default(),
+            parent_workflow_execution: parent.as_ref().map(ParentInfo::execution),
+            parent_initiated_event_id: parent.as_ref().map_or(0, |p| p.initiated_event_id),
+            root_workflow_execution: cx.state.root.clone(),
             retry_policy: req.retry_policy.clone(),
             attempt: 1,
             workflow_execution_expiration_time: opt_timestamp(expiration),

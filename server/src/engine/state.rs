@@ -6,8 +6,10 @@ use std::collections::BTreeMap;
 
 use prost_wkt_types::{Duration, Timestamp};
 use temporalio_protos::temporal::api::{
+    command::v1::StartChildWorkflowExecutionCommandAttributes,
     common::v1::{
         ActivityType, Header, Payload, Payloads, Priority, RetryPolicy, WorkflowExecution,
+        WorkflowType,
     },
     enums::v1::WorkflowExecutionStatus,
     failure::v1::Failure,
@@ -80,6 +82,89 @@ pub struct MutableState {
     pub(in crate::engine) state_transition_count: i64,
     #[prost(bool, tag = "25")]
     pub(in crate::engine) cancel_requested: bool,
+    /// The parent of a child run (kept across continue-as-new); `None` for a top-level run.
+    #[prost(message, optional, tag = "26")]
+    pub(in crate::engine) parent: Option<ParentInfo>,
+    /// The root of the run's parent chain (the run itself for a top-level run).
+    #[prost(message, optional, tag = "27")]
+    pub(in crate::engine) root: Option<WorkflowExecution>,
+    /// Pending child workflows by initiated event id (until their close is recorded).
+    #[prost(btree_map = "int64, message", tag = "28")]
+    pub(in crate::engine) children: BTreeMap<i64, ChildInfo>,
+    /// When the execution timeout (all runs) expires, unix ms; 0 = no execution timeout.
+    #[prost(int64, tag = "29")]
+    pub(in crate::engine) execution_expiration_ms: i64,
+    /// The run this one continued (continue-as-new); empty for a first run.
+    #[prost(string, tag = "30")]
+    pub(in crate::engine) continued_execution_run_id: String,
+}
+
+/// Where a child run's parent is, and which of its events initiated the child.
+#[derive(Clone, PartialEq, Eq, prost::Message)]
+pub struct ParentInfo {
+    /// The parent's namespace.
+    #[prost(string, tag = "1")]
+    pub namespace: String,
+    /// The parent's workflow id.
+    #[prost(string, tag = "2")]
+    pub workflow_id: String,
+    /// The parent's run id.
+    #[prost(string, tag = "3")]
+    pub run_id: String,
+    /// Id of the parent's `StartChildWorkflowExecutionInitiated` event.
+    #[prost(int64, tag = "4")]
+    pub initiated_event_id: i64,
+}
+
+impl ParentInfo {
+    /// `WorkflowExecution { workflow_id, run_id }` of the parent.
+    pub fn execution(&self) -> WorkflowExecution {
+        WorkflowExecution {
+            workflow_id: self.workflow_id.clone(),
+            run_id: self.run_id.clone(),
+        }
+    }
+}
+
+/// A child workflow the run initiated and whose close it has not recorded yet.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct ChildInfo {
+    /// Id of its `StartChildWorkflowExecutionInitiated` event.
+    #[prost(int64, tag = "1")]
+    pub initiated_event_id: i64,
+    /// Id of its `ChildWorkflowExecutionStarted` event; 0 until the child started (or while
+    /// that event is buffered).
+    #[prost(int64, tag = "2")]
+    pub started_event_id: i64,
+    /// The child's first run id, once started.
+    #[prost(string, tag = "3")]
+    pub run_id: String,
+    /// True once the child run exists (its started event may still be buffered).
+    #[prost(bool, tag = "4")]
+    pub started: bool,
+    /// The command that initiated it, with defaults filled in (task queue).
+    #[prost(message, optional, tag = "5")]
+    pub command: Option<StartChildWorkflowExecutionCommandAttributes>,
+    /// The `WorkflowTaskCompleted` event of the task that initiated it.
+    #[prost(int64, tag = "6")]
+    pub workflow_task_completed_event_id: i64,
+}
+
+impl ChildInfo {
+    /// The child's workflow id.
+    pub fn workflow_id(&self) -> &str {
+        self.command.as_ref().map_or("", |c| c.workflow_id.as_str())
+    }
+
+    /// The child's workflow type.
+    pub fn workflow_type(&self) -> Option<WorkflowType> {
+        self.command.as_ref().and_then(|c| c.workflow_type.clone())
+    }
+
+    /// The child's parent close policy (a `ParentClosePolicy`).
+    pub fn parent_close_policy(&self) -> i32 {
+        self.command.as_ref().map_or(0, |c| c.parent_close_policy)
+    }
 }
 
 /// The pending workflow task (at most one per run).
@@ -307,6 +392,21 @@ impl MutableState {
     /// Started event id of the last COMPLETED workflow task; 0 if none.
     pub fn previous_started_event_id(&self) -> i64 {
         self.previous_started_event_id
+    }
+
+    /// The parent of a child run.
+    pub fn parent(&self) -> Option<&ParentInfo> {
+        self.parent.as_ref()
+    }
+
+    /// The first run of this execution chain (continue-as-new keeps it).
+    pub fn first_execution_run_id(&self) -> &str {
+        &self.first_execution_run_id
+    }
+
+    /// The pending child initiated by event `initiated_event_id`, if any.
+    pub fn pending_child(&self, initiated_event_id: i64) -> Option<&ChildInfo> {
+        self.children.get(&initiated_event_id)
     }
 
     /// The pending workflow task, if any.

@@ -3,9 +3,11 @@
 use temporalio_protos::temporal::api::{
     command::v1::{
         CancelTimerCommandAttributes, CancelWorkflowExecutionCommandAttributes, Command,
-        CompleteWorkflowExecutionCommandAttributes, FailWorkflowExecutionCommandAttributes,
+        CompleteWorkflowExecutionCommandAttributes,
+        ContinueAsNewWorkflowExecutionCommandAttributes, FailWorkflowExecutionCommandAttributes,
         RequestCancelActivityTaskCommandAttributes, ScheduleActivityTaskCommandAttributes,
-        StartTimerCommandAttributes, command::Attributes as C,
+        StartChildWorkflowExecutionCommandAttributes, StartTimerCommandAttributes,
+        command::Attributes as C,
     },
     common::v1::{ActivityType, Payload, Payloads, WorkflowType},
     enums::v1::{CommandType, EventType},
@@ -59,7 +61,8 @@ pub(crate) fn task_in_flight() -> MutableState {
 /// A run whose first task completed without commands: nothing pending, next event 5.
 pub(crate) fn idle_state() -> MutableState {
     let mut state = task_in_flight();
-    complete_workflow_task(&mut state, 2, 3, 1, &completed_req(vec![]), T0).expect("complete");
+    complete_workflow_task(&mut state, 2, 3, 1, &completed_req(vec![]), "run-2", T0)
+        .expect("complete");
     state
 }
 
@@ -72,6 +75,7 @@ pub(crate) fn closed_state() -> MutableState {
         3,
         1,
         &completed_req(vec![complete_cmd()]),
+        "run-2",
         T0,
     )
     .expect("complete");
@@ -104,7 +108,8 @@ pub(crate) fn activity_scheduled(
 ) -> (MutableState, i64) {
     let mut state = task_in_flight();
     let cmd = schedule_activity_cmd("act-1", edit);
-    complete_workflow_task(&mut state, 2, 3, 1, &completed_req(vec![cmd]), T0).expect("schedule");
+    complete_workflow_task(&mut state, 2, 3, 1, &completed_req(vec![cmd]), "run-2", T0)
+        .expect("schedule");
     (state, 5)
 }
 
@@ -218,6 +223,51 @@ pub(crate) fn cancel_workflow_cmd() -> Command {
             details: None,
         }),
     )
+}
+
+pub(crate) fn continue_as_new_cmd(input: &str) -> Command {
+    command(
+        CommandType::ContinueAsNewWorkflowExecution,
+        C::ContinueAsNewWorkflowExecutionCommandAttributes(
+            ContinueAsNewWorkflowExecutionCommandAttributes {
+                input: Some(payloads(input)),
+                ..Default::default()
+            },
+        ),
+    )
+}
+
+pub(crate) fn start_child_cmd(workflow_id: &str) -> Command {
+    command(
+        CommandType::StartChildWorkflowExecution,
+        C::StartChildWorkflowExecutionCommandAttributes(
+            StartChildWorkflowExecutionCommandAttributes {
+                workflow_id: workflow_id.into(),
+                workflow_type: Some(WorkflowType {
+                    name: "ChildWorkflow".into(),
+                }),
+                input: Some(payloads("child-in")),
+                ..Default::default()
+            },
+        ),
+    )
+}
+
+/// A running parent whose first task started child "child-1" (initiated event 5); no workflow
+/// task pending.
+pub(crate) fn parent_with_child() -> MutableState {
+    let mut state = task_in_flight();
+    complete_workflow_task(
+        &mut state,
+        2,
+        3,
+        1,
+        &completed_req(vec![start_child_cmd("child-1")]),
+        "run-2",
+        T0,
+    )
+    .expect("start child");
+    state
 }
 
 pub(crate) fn payload(data: &str) -> Payload {

@@ -13,8 +13,8 @@ use temporalio_protos::temporal::api::{
         Command, RecordMarkerCommandAttributes, UpsertWorkflowSearchAttributesCommandAttributes,
         command,
     },
-    common::v1::SearchAttributes,
-    enums::v1::{CommandType, EventType},
+    common::v1::{SearchAttributes, WorkflowExecution},
+    enums::v1::{CommandType, EventType, StartChildWorkflowExecutionFailedCause},
     history::v1::{HistoryEvent, history_event::Attributes},
     workflowservice::v1::{
         RequestCancelWorkflowExecutionRequest, RespondWorkflowTaskFailedRequest,
@@ -23,11 +23,12 @@ use temporalio_protos::temporal::api::{
 };
 
 use super::{
-    Effect, EngineError, MutableState, TimerTask, Transition, activity_task_started,
-    cancel_activity, complete_activity, complete_workflow_task, events::is_close_event,
-    fail_activity, fail_workflow_task, fail_workflow_task_by_server, fire_timer, record_heartbeat,
-    request_cancel_workflow, signal, terminate_workflow, test_support::*, time::duration,
-    workflow_task_started,
+    ChildCompletion, ChildInfo, Effect, EngineError, MutableState, ParentInfo, TimerTask,
+    Transition, activity_task_started, cancel_activity, child_closed, child_started,
+    complete_activity, complete_workflow_task, events::is_close_event, fail_activity,
+    fail_workflow_task, fail_workflow_task_by_server, fire_timer, record_heartbeat,
+    request_cancel_workflow, signal, start_child_failed, start_run, terminate_workflow,
+    test_support::*, time::duration, workflow_task_started,
 };
 
 #[derive(Clone, Debug)]
@@ -52,6 +53,10 @@ enum Cmd {
     Complete,
     Fail,
     CancelWorkflow,
+    ContinueAsNew,
+    StartChild {
+        id: u8,
+    },
 }
 
 #[derive(Clone, Debug)]
@@ -94,6 +99,15 @@ enum Op {
     },
     RequestCancel,
     Terminate,
+    ChildStarted {
+        pick: usize,
+    },
+    ChildStartFailed {
+        pick: usize,
+    },
+    ChildClosed {
+        pick: usize,
+    },
 }
 
 fn cmd_strategy() -> impl Strategy<Value = Cmd> {
@@ -106,7 +120,13 @@ fn cmd_strategy() -> impl Strategy<Value = Cmd> {
         1 => (0usize..4).prop_map(|pick| Cmd::CancelActivity { pick }),
         1 => Just(Cmd::Marker),
         1 => Just(Cmd::Upsert),
-        1 => prop_oneof![Just(Cmd::Complete), Just(Cmd::Fail), Just(Cmd::CancelWorkflow)],
+        2 => (0u8..3).prop_map(|id| Cmd::StartChild { id }),
+        1 => prop_oneof![
+            Just(Cmd::Complete),
+            Just(Cmd::Fail),
+            Just(Cmd::CancelWorkflow),
+            Just(Cmd::ContinueAsNew)
+        ],
     ]
 }
 
@@ -126,6 +146,9 @@ fn op_strategy() -> impl Strategy<Value = Op> {
         2 => (1i64..30_000).prop_map(|ms| Op::Advance { ms }),
         1 => prop::bool::weighted(0.3).prop_map(|cancel| if cancel { Op::RequestCancel } else { Op::Advance { ms: 1 } }),
         1 => prop::bool::weighted(0.1).prop_map(|end| if end { Op::Terminate } else { Op::Advance { ms: 1 } }),
+        3 => (0usize..4).prop_map(|pick| Op::ChildStarted { pick }),
+        1 => (0usize..4).prop_map(|pick| Op::ChildStartFailed { pick }),
+        3 => (0usize..4).prop_map(|pick| Op::ChildClosed { pick }),
     ]
 }
 
@@ -169,11 +192,21 @@ impl Driver {
         }
         if t.effects.contains(&Effect::Closed) {
             assert!(self.state.is_closed());
-            assert_eq!(
-                t.effects,
-                [Effect::Closed],
-                "nothing is asked for after a close"
+            assert_eq!(t.effects[0], Effect::Closed);
+            assert!(
+                t.effects.iter().all(Effect::follows_close),
+                "nothing but follow-ups of the close is asked for: {:?}",
+                t.effects
             );
+        }
+        for effect in &t.effects {
+            if let Effect::StartRun(new) = effect {
+                assert_eq!(new.lineage.continued_execution_run_id, self.state.run_id());
+                let (next, started) = start_run(&new.request, &new.run_id, &new.lineage, self.now)
+                    .expect("a continued run always starts");
+                assert_eq!(next.first_execution_run_id(), "run-1");
+                assert_eq!(started.events[0].event_id, 1);
+            }
         }
     }
 
@@ -236,6 +269,7 @@ impl Driver {
                         started,
                         task.attempt,
                         &req,
+                        "run-2",
                         now,
                     )
                 });
@@ -322,8 +356,64 @@ impl Driver {
                 let req = TerminateWorkflowExecutionRequest::default();
                 self.run(|s, now| terminate_workflow(s, &req, now));
             }
+            Op::ChildStarted { pick } => {
+                let Some(child) = self.child(pick) else {
+                    return;
+                };
+                let run = format!("cr{}", child.initiated_event_id);
+                let err = self.run(|s, now| child_started(s, child.initiated_event_id, &run, now));
+                assert!(err.is_none(), "{err:?}");
+            }
+            Op::ChildStartFailed { pick } => {
+                let Some(child) = self.child(pick) else {
+                    return;
+                };
+                let err = self.run(|s, now| {
+                    start_child_failed(
+                        s,
+                        child.initiated_event_id,
+                        StartChildWorkflowExecutionFailedCause::WorkflowAlreadyExists,
+                        now,
+                    )
+                });
+                assert!(err.is_none(), "{err:?}");
+            }
+            Op::ChildClosed { pick } => {
+                let Some(child) = self.child(pick) else {
+                    return;
+                };
+                let run = format!("cr{}", child.initiated_event_id);
+                let completion = ChildCompletion {
+                    parent: Some(ParentInfo {
+                        namespace: self.state.namespace().into(),
+                        workflow_id: self.state.workflow_id().into(),
+                        run_id: self.state.run_id().into(),
+                        initiated_event_id: child.initiated_event_id,
+                    }),
+                    child_execution: Some(WorkflowExecution {
+                        workflow_id: child.workflow_id().into(),
+                        run_id: run.clone(),
+                    }),
+                    first_run_id: run,
+                    workflow_type: "ChildWorkflow".into(),
+                    namespace: self.state.namespace().into(),
+                    close_event: Some(HistoryEvent {
+                        attributes: Some(Attributes::WorkflowExecutionCompletedEventAttributes(
+                            Default::default(),
+                        )),
+                        ..Default::default()
+                    }),
+                };
+                let err = self.run(|s, now| child_closed(s, &completion, now));
+                assert!(err.is_none(), "{err:?}");
+            }
         }
         self.check_state();
+    }
+
+    fn child(&self, pick: usize) -> Option<ChildInfo> {
+        let children: Vec<_> = self.state.children.values().collect();
+        (!children.is_empty()).then(|| children[pick % children.len()].clone())
     }
 
     fn command(&self, cmd: &Cmd) -> Command {
@@ -375,6 +465,8 @@ impl Driver {
             Cmd::Complete => complete_cmd(),
             Cmd::Fail => fail_cmd("no"),
             Cmd::CancelWorkflow => cancel_workflow_cmd(),
+            Cmd::ContinueAsNew => continue_as_new_cmd("next"),
+            Cmd::StartChild { id } => start_child_cmd(&format!("c{id}")),
         }
     }
 
@@ -408,8 +500,33 @@ impl Driver {
     /// Whole-history shape checks.
     fn check_history(&self) {
         let mut started_activity: BTreeMap<i64, i64> = BTreeMap::new();
+        let mut started_child: BTreeMap<i64, i64> = BTreeMap::new();
         for (index, event) in self.history.iter().enumerate() {
+            if let Some(attributes) = &event.attributes
+                && let Some(initiated) = super::events::child_close_initiated_id(attributes)
+            {
+                let initiated_event = &self.history[usize::try_from(initiated - 1).unwrap()];
+                assert_eq!(
+                    ty(initiated_event),
+                    EventType::StartChildWorkflowExecutionInitiated
+                );
+                let started = match attributes {
+                    Attributes::ChildWorkflowExecutionCompletedEventAttributes(a) => {
+                        a.started_event_id
+                    }
+                    _ => 0,
+                };
+                assert_eq!(Some(&started), started_child.get(&initiated), "{event:?}");
+            }
             match &event.attributes {
+                Some(Attributes::ChildWorkflowExecutionStartedEventAttributes(a)) => {
+                    assert!(
+                        started_child
+                            .insert(a.initiated_event_id, event.event_id)
+                            .is_none(),
+                        "one ChildWorkflowExecutionStarted per child"
+                    );
+                }
                 Some(Attributes::WorkflowTaskStartedEventAttributes(a)) => {
                     let scheduled =
                         &self.history[usize::try_from(a.scheduled_event_id - 1).unwrap()];

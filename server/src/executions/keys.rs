@@ -7,6 +7,9 @@
 //! | Executions | `s` ns wf run                                         | `MutableState`   |
 //! | History    | ns wf run event_id                                    | `HistoryEvent`   |
 //! | Tasks      | ns wf run kind scheduled_event_id attempt             | `TaskRow`        |
+//! | Tasks      | ns wf run 3 initiated_event_id 0 (start child)        | empty            |
+//! | Tasks      | ns wf run 4 0 0 (notify parent)                       | `ChildCompletion`|
+//! | Tasks      | ns wf run 5 index 0 (parent close policy)             | `ParentCloseAction` |
 //! | Timers     | fire_at_ms ns wf run timer                            | `TimerTask`      |
 
 use crate::store::keys::KeyBuilder;

@@ -11,11 +11,18 @@
 //! - `workflow_tasks`, `activity_tasks`: polls and responses.
 //! - `reads`: history pages and describe.
 //! - `timers_driver`: durable timers firing into the engine.
+//! - `outbox`: steps that cross from one run to another (child workflows: start, close
+//!   notification, parent close policies), written as rows in the batch of the run that asks
+//!   and carried out idempotently afterwards, never holding two workflow locks.
+//!
+//! A continue-as-new commits the closing run and the new run (which becomes the current run)
+//! in ONE batch (`Effect::StartRun`, handled by `stage`).
 
 mod activity_tasks;
 pub mod keys;
 mod listing;
 mod locks;
+mod outbox;
 mod queries;
 mod reads;
 mod retention;
@@ -33,10 +40,11 @@ use prost::Message;
 
 pub use keys::RunKey;
 use locks::StripedLocks;
+use outbox::{Outbox, OutboxItem};
 use watchers::{HistoryWatchers, Progress};
 
 use crate::{
-    engine::{Effect, EngineError, MutableState, TimerTask, Transition},
+    engine::{self, Effect, EngineError, MutableState, TimerTask, Transition},
     matching::{QueueKey, QueueKind, TaskQueues},
     namespaces::Namespaces,
     store::{Committer, Keyspace, StoreError, WriteBatch},
@@ -124,6 +132,7 @@ pub struct Executions {
     watchers: HistoryWatchers,
     queries: queries::PendingQueries,
     namespaces: Arc<Namespaces>,
+    outbox: Outbox,
 }
 
 impl Executions {
@@ -142,32 +151,46 @@ impl Executions {
             watchers: HistoryWatchers::new(),
             queries: queries::PendingQueries::new(),
             namespaces,
+            outbox: Outbox::new(),
         });
         this.rebuild()?;
         Ok(this)
     }
 
-    /// Starts firing durable timers; runs until `shutdown`.
+    /// Starts firing durable timers and processing the outbox (child workflows); runs until
+    /// `shutdown`.
     pub fn spawn_timer_driver(self: &Arc<Self>) -> tokio::task::JoinHandle<()> {
         let this = self.clone();
-        tokio::spawn(async move { timers_driver::run(this).await })
+        tokio::spawn(async move {
+            let outbox = tokio::spawn(outbox::run(this.clone()));
+            timers_driver::run(this).await;
+            let _ = outbox.await;
+        })
     }
 
-    /// Wakes every long poll with an empty answer and stops the timer driver.
+    /// Wakes every long poll with an empty answer and stops the timer and outbox drivers.
     pub fn shutdown(&self) {
         self.queues.shutdown();
         self.timers.shutdown();
+        self.outbox.shutdown();
     }
 
     /// Re-creates the in-memory queues and timer wheel from the stored index rows.
     fn rebuild(&self) -> Result<(), ExecutionError> {
         let store = self.committer.store();
         let mut tasks = 0usize;
+        let mut outbox = 0usize;
         for (key, value) in store.scan_prefix(Keyspace::Tasks, b"", usize::MAX)? {
-            let row = TaskRow::decode(value.as_slice())
-                .map_err(|err| StoreError::decode(Keyspace::Tasks, &key, err))?;
             let (run, kind, scheduled_event_id, attempt) = keys::parse_task(&key)
                 .map_err(|err| StoreError::malformed_key(Keyspace::Tasks, &key, err))?;
+            if outbox::is_outbox_kind(kind) {
+                let item = OutboxItem::decode(run, kind, scheduled_event_id, &key, &value)?;
+                self.outbox.push(item);
+                outbox += 1;
+                continue;
+            }
+            let row = TaskRow::decode(value.as_slice())
+                .map_err(|err| StoreError::decode(Keyspace::Tasks, &key, err))?;
             let queue = QueueKey {
                 namespace: run.namespace.clone(),
                 name: row.task_queue,
@@ -207,7 +230,8 @@ impl Executions {
         tracing::info!(
             tasks,
             timers,
-            "task queues and timers rebuilt from the store"
+            outbox,
+            "task queues, timers and outbox rebuilt from the store"
         );
         Ok(())
     }
@@ -276,7 +300,8 @@ impl Executions {
         Ok((state, extra_result))
     }
 
-    /// Writes state + events + index rows in one batch, flushes, then applies the effects.
+    /// Writes state + events + index rows in one batch, flushes, then applies the effects. A
+    /// continue-as-new ([`Effect::StartRun`]) starts the new run in the same batch.
     async fn commit_transition(
         &self,
         run: &RunKey,
@@ -284,6 +309,27 @@ impl Executions {
         transition: Transition,
         mut batch: WriteBatch,
         new_run: bool,
+    ) -> Result<(), ExecutionError> {
+        let mut staged = Vec::new();
+        self.stage(&mut batch, run, state, &transition, new_run, &mut staged)?;
+        self.committer.commit(batch).await?;
+        // Durable: now the world may learn about it.
+        for staged in staged {
+            self.publish(staged);
+        }
+        Ok(())
+    }
+
+    /// Adds the rows of one run's transition (and of any run it starts) to `batch`; collects
+    /// what to do once the batch is durable.
+    fn stage(
+        &self,
+        batch: &mut WriteBatch,
+        run: &RunKey,
+        state: &MutableState,
+        transition: &Transition,
+        new_run: bool,
+        staged: &mut Vec<Staged>,
     ) -> Result<(), ExecutionError> {
         batch.put(
             Keyspace::Executions,
@@ -309,124 +355,183 @@ impl Executions {
                 event.encode_to_vec(),
             );
         }
-        let mut timers = Vec::new();
+        let mut out = Staged {
+            run: run.clone(),
+            queued: Vec::new(),
+            timers: Vec::new(),
+            outbox: Vec::new(),
+            progress: (!transition.events.is_empty()).then(|| Progress {
+                next_event_id: state.next_event_id(),
+                closed: state.is_closed(),
+            }),
+        };
         if transition
             .effects
             .iter()
             .any(|e| matches!(e, Effect::Closed))
         {
             let timer = self.retention_timer(run, state.close_time_ms());
-            let encoded = timer.encode_to_vec();
-            let row = keys::timer(timer.fire_at_ms(), run, &encoded);
-            batch.put(Keyspace::Timers, row.clone(), encoded);
-            timers.push(DueTimer {
-                run: run.clone(),
-                timer,
-                row,
-            });
+            out.timers.push(self.stage_timer(batch, run, timer));
         }
-        for effect in &transition.effects {
+        let mut new_runs = Vec::new();
+        for (index, effect) in transition.effects.iter().enumerate() {
             match effect {
                 Effect::WorkflowTask {
                     task_queue,
                     scheduled_event_id,
                     attempt,
                 } => {
-                    let row = TaskRow {
-                        task_queue: task_queue.clone(),
-                    };
-                    batch.put(
-                        Keyspace::Tasks,
-                        keys::task(run, TASK_WORKFLOW, *scheduled_event_id, *attempt),
-                        row.encode_to_vec(),
+                    self.stage_task(
+                        batch,
+                        run,
+                        TASK_WORKFLOW,
+                        task_queue,
+                        *scheduled_event_id,
+                        *attempt,
                     );
-                }
-                Effect::ActivityTask {
-                    task_queue,
-                    scheduled_event_id,
-                    attempt,
-                } => {
-                    let row = TaskRow {
-                        task_queue: task_queue.clone(),
-                    };
-                    batch.put(
-                        Keyspace::Tasks,
-                        keys::task(run, TASK_ACTIVITY, *scheduled_event_id, *attempt),
-                        row.encode_to_vec(),
-                    );
-                }
-                Effect::Timer(timer) => {
-                    let encoded = timer.encode_to_vec();
-                    let row = keys::timer(timer.fire_at_ms(), run, &encoded);
-                    batch.put(Keyspace::Timers, row.clone(), encoded);
-                    timers.push(DueTimer {
-                        run: run.clone(),
-                        timer: timer.clone(),
-                        row,
-                    });
-                }
-                Effect::Closed => {}
-            }
-        }
-        self.committer.commit(batch).await?;
-        // Durable: now the world may learn about it.
-        for effect in transition.effects {
-            match effect {
-                Effect::WorkflowTask {
-                    task_queue,
-                    scheduled_event_id,
-                    attempt,
-                } => {
-                    self.queues.push(
-                        &QueueKey {
+                    out.queued.push((
+                        QueueKey {
                             namespace: run.namespace.clone(),
-                            name: task_queue,
+                            name: task_queue.clone(),
                             kind: QueueKind::Workflow,
                         },
                         QueuedTask {
                             run: run.clone(),
-                            scheduled_event_id,
-                            attempt,
+                            scheduled_event_id: *scheduled_event_id,
+                            attempt: *attempt,
                             query_id: None,
                         },
-                    );
+                    ));
                 }
                 Effect::ActivityTask {
                     task_queue,
                     scheduled_event_id,
                     attempt,
                 } => {
-                    self.queues.push(
-                        &QueueKey {
+                    self.stage_task(
+                        batch,
+                        run,
+                        TASK_ACTIVITY,
+                        task_queue,
+                        *scheduled_event_id,
+                        *attempt,
+                    );
+                    out.queued.push((
+                        QueueKey {
                             namespace: run.namespace.clone(),
-                            name: task_queue,
+                            name: task_queue.clone(),
                             kind: QueueKind::Activity,
                         },
                         QueuedTask {
                             run: run.clone(),
-                            scheduled_event_id,
-                            attempt,
+                            scheduled_event_id: *scheduled_event_id,
+                            attempt: *attempt,
                             query_id: None,
                         },
-                    );
+                    ));
                 }
-                Effect::Timer(_) | Effect::Closed => {}
+                Effect::Timer(timer) => {
+                    out.timers.push(self.stage_timer(batch, run, timer.clone()));
+                }
+                Effect::Closed => {}
+                Effect::StartRun(new) => new_runs.push(new),
+                Effect::StartChild { initiated_event_id } => {
+                    let row = keys::task(run, outbox::TASK_START_CHILD, *initiated_event_id, 0);
+                    batch.put(Keyspace::Tasks, row.clone(), Vec::new());
+                    out.outbox.push(OutboxItem::StartChild {
+                        parent: run.clone(),
+                        initiated_event_id: *initiated_event_id,
+                        row,
+                    });
+                }
+                Effect::NotifyParent(completion) => {
+                    let row = keys::task(run, outbox::TASK_NOTIFY_PARENT, 0, 0);
+                    batch.put(Keyspace::Tasks, row.clone(), completion.encode_to_vec());
+                    out.outbox.push(OutboxItem::NotifyParent {
+                        completion: completion.clone(),
+                        row,
+                    });
+                }
+                Effect::ParentClosePolicy(action) => {
+                    let index = i64::try_from(index).unwrap_or(i64::MAX);
+                    let row = keys::task(run, outbox::TASK_PARENT_CLOSE, index, 0);
+                    batch.put(Keyspace::Tasks, row.clone(), action.encode_to_vec());
+                    out.outbox.push(OutboxItem::ParentClose {
+                        action: action.clone(),
+                        row,
+                    });
+                }
             }
         }
-        for due in timers {
-            self.timers.insert(due.timer.fire_at_ms(), due);
-        }
-        if !transition.events.is_empty() {
-            self.watchers.publish(
-                run,
-                Progress {
-                    next_event_id: state.next_event_id(),
-                    closed: state.is_closed(),
-                },
-            );
+        staged.push(out);
+        for new in new_runs {
+            let (new_state, new_transition) = engine::start_run(
+                &new.request,
+                &new.run_id,
+                &new.lineage,
+                state.close_time_ms(),
+            )?;
+            let new_key = RunKey::new(&run.namespace, &run.workflow_id, &new.run_id);
+            self.stage(batch, &new_key, &new_state, &new_transition, true, staged)?;
         }
         Ok(())
     }
+
+    fn stage_task(
+        &self,
+        batch: &mut WriteBatch,
+        run: &RunKey,
+        kind: u8,
+        task_queue: &str,
+        scheduled_event_id: i64,
+        attempt: i32,
+    ) {
+        let row = TaskRow {
+            task_queue: task_queue.to_string(),
+        };
+        batch.put(
+            Keyspace::Tasks,
+            keys::task(run, kind, scheduled_event_id, attempt),
+            row.encode_to_vec(),
+        );
+    }
+
+    fn stage_timer(&self, batch: &mut WriteBatch, run: &RunKey, timer: TimerTask) -> DueTimer {
+        let encoded = timer.encode_to_vec();
+        let row = keys::timer(timer.fire_at_ms(), run, &encoded);
+        batch.put(Keyspace::Timers, row.clone(), encoded);
+        DueTimer {
+            run: run.clone(),
+            timer,
+            row,
+        }
+    }
+
+    /// Hands a committed transition's effects to the queues, the timer wheel, the outbox and
+    /// the history long polls.
+    fn publish(&self, staged: Staged) {
+        for (queue, task) in staged.queued {
+            self.queues.push(&queue, task);
+        }
+        for due in staged.timers {
+            self.timers.insert(due.timer.fire_at_ms(), due);
+        }
+        for item in staged.outbox {
+            self.outbox.push(item);
+        }
+        if let Some(progress) = staged.progress {
+            self.watchers.publish(&staged.run, progress);
+        }
+    }
+}
+
+/// What a staged transition does once its batch is durable.
+struct Staged {
+    run: RunKey,
+    queued: Vec<(QueueKey, QueuedTask)>,
+    timers: Vec<DueTimer>,
+    outbox: Vec<OutboxItem>,
+    progress: Option<Progress>,
 }
 
 /// Milliseconds since the Unix epoch.

@@ -173,7 +173,7 @@ fn started(run_id: String, started: bool) -> StartWorkflowExecutionResponse {
     }
 }
 
-fn check_reuse_policy(
+pub(super) fn check_reuse_policy(
     request: &StartWorkflowExecutionRequest,
     previous: &engine::MutableState,
 ) -> Result<(), ExecutionError> {

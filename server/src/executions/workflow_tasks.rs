@@ -189,6 +189,7 @@ impl Executions {
         request: &RespondWorkflowTaskCompletedRequest,
     ) -> Result<RespondWorkflowTaskCompletedResponse, ExecutionError> {
         let (run, claims) = self.workflow_claims(&request.task_token, &request.namespace)?;
+        let new_run_id = uuid::Uuid::new_v4().to_string();
         let outcome = self
             .mutate(&run, WriteBatch::default(), |state, now| {
                 engine::complete_workflow_task(
@@ -197,6 +198,7 @@ impl Executions {
                     claims.started_event_id,
                     claims.attempt,
                     request,
+                    &new_run_id,
                     now,
                 )
                 .map(|t| (t, ()))

@@ -33,9 +33,10 @@ use tokio::sync::oneshot;
 
 pub use worker_process::WorkerProcess;
 use workflows::{
-    CountSignalsWorkflow, CrashWorkflow, DurableWorkflow, EchoWorkflow, FlakyWorkflow,
-    HeartbeatWorkflow, NonRetryableWorkflow, OneActivityWorkflow, SignalsWorkflow, SleepWorkflow,
-    StartToCloseWorkflow, TestActivities, TimerWorkflow,
+    ChildWorkflow, ContinueAsNewWorkflow, CountSignalsWorkflow, CrashWorkflow, DurableWorkflow,
+    EchoWorkflow, FlakyWorkflow, HeartbeatWorkflow, NonRetryableWorkflow, OneActivityWorkflow,
+    ParentWorkflow, SignalsWorkflow, SleepWorkflow, StartToCloseWorkflow, TestActivities,
+    TimerWorkflow,
 };
 
 /// The namespace every scenario uses (the one both Lockstep's and Temporal's dev servers have).
@@ -150,6 +151,9 @@ pub fn worker_options(task_queue: &str) -> anyhow::Result<WorkerOptions> {
         .register_workflow::<EchoWorkflow>()?
         .register_workflow::<SleepWorkflow>()?
         .register_workflow::<CountSignalsWorkflow>()?
+        .register_workflow::<ContinueAsNewWorkflow>()?
+        .register_workflow::<ParentWorkflow>()?
+        .register_workflow::<ChildWorkflow>()?
         .build())
 }
 

@@ -21,17 +21,19 @@ use temporalio_client::{
 };
 use temporalio_common::HasWorkflowDefinition;
 use temporalio_protos::temporal::api::{
+    enums::v1::StartChildWorkflowExecutionFailedCause,
     enums::v1::{EventType, TimeoutType},
     failure::v1::{Failure, failure::FailureInfo},
     history::v1::{HistoryEvent, history_event::Attributes},
+    workflowservice::v1::DescribeWorkflowExecutionRequest,
 };
 
 use super::{
     Target, WorkerHandle, WorkerProcess, client, connect, event_types, fetch_history, run_worker,
     workflows::{
-        CrashInput, CrashWorkflow, FlakyWorkflow, HeartbeatWorkflow, NonRetryableWorkflow,
-        OneActivityWorkflow, SignalsWorkflow, SignalsWorkflowRun, StartToCloseWorkflow,
-        TIMER_DURATION, TimerWorkflow,
+        CONTINUE_AS_NEW_TIMES, ContinueAsNewWorkflow, CrashInput, CrashWorkflow, FlakyWorkflow,
+        HeartbeatWorkflow, NonRetryableWorkflow, OneActivityWorkflow, ParentInput, ParentWorkflow,
+        SignalsWorkflow, SignalsWorkflowRun, StartToCloseWorkflow, TIMER_DURATION, TimerWorkflow,
     },
 };
 
@@ -655,4 +657,222 @@ pub async fn worker_crash_takeover(target: &Target, worker_bin: &Path) -> Outcom
         run_id,
         history,
     }
+}
+
+/// The one event of `event_type` in `history` (asserting there is exactly one).
+fn only_event(history: &[HistoryEvent], event_type: EventType) -> &HistoryEvent {
+    let found = events_of(history, event_type);
+    assert_eq!(
+        found.len(),
+        1,
+        "exactly one {event_type:?}: {:?}",
+        event_types(history)
+    );
+    found[0]
+}
+
+/// l. Continue-as-new: `ContinueAsNewWorkflow(0)` continues as new twice and its third run
+/// returns 2; the client's result call follows the runs. The three runs link up: each closes
+/// with WorkflowExecutionContinuedAsNew naming the next run, whose WorkflowExecutionStarted
+/// names the previous one as `continued_execution_run_id` and the first as
+/// `first_execution_run_id`. The outcome is the first run's history.
+pub async fn continue_as_new(target: &Target) -> Outcome {
+    let setup = Setup::new(target, "continue-as-new").await;
+    let workflow_id = unique("continue-as-new");
+    let handle = setup
+        .start(ContinueAsNewWorkflow::run, 0, &workflow_id)
+        .await;
+    let result = setup.result(&handle).await.expect("the workflow completes");
+    assert_eq!(result, CONTINUE_AS_NEW_TIMES);
+
+    let first_run = handle.run_id().expect("run id").to_string();
+    let mut run_id = first_run.clone();
+    let mut previous = String::new();
+    for run in 0..=CONTINUE_AS_NEW_TIMES {
+        let history = history_of(&setup.connection, &workflow_id, &run_id).await;
+        match &history[0].attributes {
+            Some(Attributes::WorkflowExecutionStartedEventAttributes(started)) => {
+                assert_eq!(started.continued_execution_run_id, previous, "run {run}");
+                assert_eq!(started.first_execution_run_id, first_run, "run {run}");
+                assert_eq!(started.original_execution_run_id, run_id, "run {run}");
+                assert_eq!(started.attempt, 1, "run {run}");
+            }
+            other => panic!("WorkflowExecutionStarted without its attributes: {other:?}"),
+        }
+        if run == CONTINUE_AS_NEW_TIMES {
+            assert_eq!(
+                last_event_type(&history),
+                EventType::WorkflowExecutionCompleted
+            );
+            break;
+        }
+        let next = match &history.last().and_then(|e| e.attributes.clone()) {
+            Some(Attributes::WorkflowExecutionContinuedAsNewEventAttributes(attrs)) => {
+                assert_eq!(
+                    attrs.workflow_type.as_ref().map(|t| t.name.as_str()),
+                    Some("ContinueAsNewWorkflow")
+                );
+                assert_eq!(
+                    attrs.task_queue.as_ref().map(|q| q.name.as_str()),
+                    Some(setup.task_queue.as_str())
+                );
+                attrs.new_execution_run_id.clone()
+            }
+            other => panic!("run {run} must end with ContinuedAsNew, got {other:?}"),
+        };
+        assert!(!next.is_empty() && next != run_id);
+        previous = std::mem::replace(&mut run_id, next);
+    }
+    setup.finish(&handle).await
+}
+
+/// m. A child workflow: `ParentWorkflow` starts `ChildWorkflow` and returns
+/// "parent got: child got Lockstep". The parent's history links Initiated → ChildStarted →
+/// ChildCompleted by event ids; the child's WorkflowExecutionStarted and its description name
+/// the parent. The outcome is the parent's history.
+pub async fn child_workflow(target: &Target) -> Outcome {
+    let setup = Setup::new(target, "child").await;
+    let child_id = unique("child");
+    let input = ParentInput {
+        child_id: child_id.clone(),
+        name: "Lockstep".into(),
+    };
+    let parent_id = unique("parent");
+    let handle = setup.start(ParentWorkflow::run, input, &parent_id).await;
+    let result = setup.result(&handle).await.expect("the parent completes");
+    assert_eq!(result, "parent got: child got Lockstep");
+    let parent_run = handle.run_id().expect("run id").to_string();
+    let history = history_of(&setup.connection, &parent_id, &parent_run).await;
+
+    let initiated = only_event(&history, EventType::StartChildWorkflowExecutionInitiated);
+    match &initiated.attributes {
+        Some(Attributes::StartChildWorkflowExecutionInitiatedEventAttributes(attrs)) => {
+            assert_eq!(attrs.workflow_id, child_id);
+            assert_eq!(
+                attrs.workflow_type.as_ref().map(|t| t.name.as_str()),
+                Some("ChildWorkflow")
+            );
+        }
+        other => panic!("Initiated without its attributes: {other:?}"),
+    }
+    let started = only_event(&history, EventType::ChildWorkflowExecutionStarted);
+    let child_run = match &started.attributes {
+        Some(Attributes::ChildWorkflowExecutionStartedEventAttributes(attrs)) => {
+            assert_eq!(attrs.initiated_event_id, initiated.event_id);
+            let execution = attrs.workflow_execution.clone().expect("child execution");
+            assert_eq!(execution.workflow_id, child_id);
+            execution.run_id
+        }
+        other => panic!("ChildWorkflowExecutionStarted without its attributes: {other:?}"),
+    };
+    let completed = only_event(&history, EventType::ChildWorkflowExecutionCompleted);
+    match &completed.attributes {
+        Some(Attributes::ChildWorkflowExecutionCompletedEventAttributes(attrs)) => {
+            assert_eq!(attrs.initiated_event_id, initiated.event_id);
+            assert_eq!(attrs.started_event_id, started.event_id);
+        }
+        other => panic!("ChildWorkflowExecutionCompleted without its attributes: {other:?}"),
+    }
+
+    let child_history = history_of(&setup.connection, &child_id, &child_run).await;
+    match &child_history[0].attributes {
+        Some(Attributes::WorkflowExecutionStartedEventAttributes(attrs)) => {
+            let parent = attrs.parent_workflow_execution.as_ref().expect("parent");
+            assert_eq!(
+                (parent.workflow_id.as_str(), parent.run_id.as_str()),
+                (parent_id.as_str(), parent_run.as_str())
+            );
+            assert_eq!(attrs.parent_initiated_event_id, initiated.event_id);
+            if let Some(root) = &attrs.root_workflow_execution {
+                assert_eq!(root.workflow_id, parent_id, "the parent is the root");
+            }
+        }
+        other => panic!("WorkflowExecutionStarted without its attributes: {other:?}"),
+    }
+    assert_eq!(
+        last_event_type(&child_history),
+        EventType::WorkflowExecutionCompleted
+    );
+    let described = setup
+        .wait(
+            "describe the child",
+            setup
+                .connection
+                .workflow_service()
+                .describe_workflow_execution(tonic::Request::new(
+                    DescribeWorkflowExecutionRequest {
+                        namespace: super::NAMESPACE.into(),
+                        execution: Some(
+                            temporalio_protos::temporal::api::common::v1::WorkflowExecution {
+                                workflow_id: child_id.clone(),
+                                run_id: child_run.clone(),
+                            },
+                        ),
+                    },
+                )),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("describe the child: {e}"))
+        .into_inner();
+    let info = described.workflow_execution_info.expect("execution info");
+    let parent = info
+        .parent_execution
+        .expect("the child's description names its parent");
+    assert_eq!(
+        (parent.workflow_id.as_str(), parent.run_id.as_str()),
+        (parent_id.as_str(), parent_run.as_str())
+    );
+    setup.finish(&handle).await
+}
+
+/// n. A child whose workflow id is taken by a running workflow does not start: the parent's
+/// history has StartChildWorkflowExecutionFailed (cause WORKFLOW_ALREADY_EXISTS, linked to
+/// the Initiated event) and the parent returns "start failed: …AlreadyExists". The outcome is
+/// the parent's history.
+pub async fn child_id_conflict(target: &Target) -> Outcome {
+    let setup = Setup::new(target, "child-conflict").await;
+    let taken = unique("taken");
+    let blocker = setup.start(SignalsWorkflow::run, (), &taken).await;
+    let input = ParentInput {
+        child_id: taken.clone(),
+        name: "nobody".into(),
+    };
+    let handle = setup
+        .start(ParentWorkflow::run, input, &unique("parent"))
+        .await;
+    let result = setup.result(&handle).await.expect("the parent completes");
+    assert!(
+        result.starts_with("start failed:") && result.contains("AlreadyExists"),
+        "{result}"
+    );
+    let outcome_history = history_of(
+        &setup.connection,
+        &handle.info().workflow_id,
+        handle.run_id().expect("run id"),
+    )
+    .await;
+    let initiated = only_event(
+        &outcome_history,
+        EventType::StartChildWorkflowExecutionInitiated,
+    );
+    let failed = only_event(
+        &outcome_history,
+        EventType::StartChildWorkflowExecutionFailed,
+    );
+    match &failed.attributes {
+        Some(Attributes::StartChildWorkflowExecutionFailedEventAttributes(attrs)) => {
+            assert_eq!(
+                attrs.cause(),
+                StartChildWorkflowExecutionFailedCause::WorkflowAlreadyExists
+            );
+            assert_eq!(attrs.initiated_event_id, initiated.event_id);
+            assert_eq!(attrs.workflow_id, taken);
+        }
+        other => panic!("StartChildWorkflowExecutionFailed without its attributes: {other:?}"),
+    }
+    for item in ["a", "b", "c"] {
+        signal(&setup, &blocker, item).await;
+    }
+    setup.result(&blocker).await.expect("the blocker completes");
+    setup.finish(&handle).await
 }

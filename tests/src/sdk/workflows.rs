@@ -13,7 +13,8 @@ use serde::{Deserialize, Serialize};
 use temporalio_common::RetryPolicy;
 use temporalio_macros::{activities, workflow, workflow_methods};
 use temporalio_sdk::{
-    ActivityOptions, ApplicationFailure, SyncWorkflowContext, WorkflowContext, WorkflowContextView,
+    ActivityOptions, ApplicationFailure, ChildWorkflowOptions, ChildWorkflowStartError,
+    ContinueAsNewOptions, SyncWorkflowContext, WorkflowContext, WorkflowContextView,
     WorkflowResult,
     activities::{ActivityContext, ActivityError},
 };
@@ -474,5 +475,86 @@ impl DurableWorkflow {
             }
         }
         Ok(sum)
+    }
+}
+
+/// How many times [`ContinueAsNewWorkflow`] continues as new when started with 0.
+pub const CONTINUE_AS_NEW_TIMES: u32 = 2;
+
+/// l. Continues as new with `count + 1` while `count` < [`CONTINUE_AS_NEW_TIMES`], then returns
+/// `count`: started with 0 it runs three times and returns 2.
+#[workflow]
+#[derive(Default)]
+pub struct ContinueAsNewWorkflow;
+
+#[workflow_methods]
+impl ContinueAsNewWorkflow {
+    /// Runs the workflow.
+    #[run(name = "ContinueAsNewWorkflow")]
+    pub async fn run(ctx: &mut WorkflowContext<Self>, count: u32) -> WorkflowResult<u32> {
+        if count < CONTINUE_AS_NEW_TIMES {
+            ctx.continue_as_new(count + 1, ContinueAsNewOptions::default())?;
+        }
+        Ok(count)
+    }
+}
+
+/// Input of [`ParentWorkflow`].
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ParentInput {
+    /// The child's workflow id.
+    pub child_id: String,
+    /// What the child is given (it returns `"child got {name}"`).
+    pub name: String,
+}
+
+/// m. Starts [`ChildWorkflow`] with id `child_id` and returns `"parent got: {child result}"`,
+/// or `"start failed: {cause:?}"` if the child could not start (its id is taken).
+#[workflow]
+#[derive(Default)]
+pub struct ParentWorkflow;
+
+#[workflow_methods]
+impl ParentWorkflow {
+    /// Runs the workflow.
+    #[run(name = "ParentWorkflow")]
+    pub async fn run(
+        ctx: &mut WorkflowContext<Self>,
+        input: ParentInput,
+    ) -> WorkflowResult<String> {
+        let options = ChildWorkflowOptions::builder()
+            .workflow_id(input.child_id)
+            .build();
+        let started = match ctx
+            .start_child_workflow(ChildWorkflow::run, input.name, options)
+            .await
+        {
+            Ok(started) => started,
+            Err(ChildWorkflowStartError::StartFailed { cause, .. }) => {
+                return Ok(format!("start failed: {cause:?}"));
+            }
+            Err(other) => return Err(other.into()),
+        };
+        let result = started.result().await?;
+        Ok(format!("parent got: {result}"))
+    }
+}
+
+/// How long [`ChildWorkflow`] sleeps before it returns, so that its parent's history does not
+/// depend on a race between the child's start and its close.
+pub const CHILD_SLEEP: Duration = Duration::from_millis(500);
+
+/// n. The child of [`ParentWorkflow`]: sleeps [`CHILD_SLEEP`], returns `"child got {name}"`.
+#[workflow]
+#[derive(Default)]
+pub struct ChildWorkflow;
+
+#[workflow_methods]
+impl ChildWorkflow {
+    /// Runs the workflow.
+    #[run(name = "ChildWorkflow")]
+    pub async fn run(ctx: &mut WorkflowContext<Self>, name: String) -> WorkflowResult<String> {
+        ctx.timer(CHILD_SLEEP).await;
+        Ok(format!("child got {name}"))
     }
 }

@@ -71,6 +71,7 @@ mod tests {
             st,
             1,
             &completed_req(vec![cancel_activity_cmd(sched)]),
+            "run-2",
             T0,
         )
         .unwrap();

@@ -108,6 +108,7 @@ mod tests {
             started_id,
             1,
             &completed_req(vec![]),
+            "run-2",
             T0,
         )
         .unwrap();

@@ -64,6 +64,7 @@ mod tests {
             3,
             1,
             &completed_req(vec![start_timer_cmd("t1", 1_000)]),
+            "run-2",
             T0,
         )
         .unwrap();
@@ -77,6 +78,7 @@ mod tests {
             st,
             1,
             &completed_req(vec![cancel_timer_cmd("t1")]),
+            "run-2",
             T0,
         )
         .unwrap();
@@ -101,6 +103,7 @@ mod tests {
             3,
             1,
             &completed_req(vec![start_timer_cmd("t1", 1_000)]),
+            "run-2",
             T0,
         )
         .unwrap();
@@ -115,6 +118,7 @@ mod tests {
             st,
             1,
             &completed_req(vec![cancel_timer_cmd("t1")]),
+            "run-2",
             T0,
         )
         .unwrap();
@@ -135,6 +139,7 @@ mod tests {
                 3,
                 1,
                 &completed_req(vec![cancel_timer_cmd("nope")]),
+                "run-2",
                 T0
             ),
             Err(EngineError::CommandRejected {

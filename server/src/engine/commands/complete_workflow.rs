@@ -50,7 +50,8 @@ mod tests {
             start_timer_cmd("t", 1_000),
             complete_cmd(),
         ];
-        let t = complete_workflow_task(&mut state, 2, 3, 1, &completed_req(cmds), T0).unwrap();
+        let t =
+            complete_workflow_task(&mut state, 2, 3, 1, &completed_req(cmds), "run-2", T0).unwrap();
         assert_eq!(
             types(&t),
             [
@@ -82,6 +83,7 @@ mod tests {
             3,
             1,
             &completed_req(vec![complete_cmd()]),
+            "run-2",
             T0,
         )
         .unwrap_err();

@@ -51,6 +51,7 @@ mod tests {
             3,
             1,
             &completed_req(vec![fail_cmd("bad")]),
+            "run-2",
             T0,
         )
         .unwrap();
@@ -80,6 +81,7 @@ mod tests {
                 3,
                 1,
                 &completed_req(vec![fail_cmd("bad")]),
+                "run-2",
                 T0
             ),
             Err(EngineError::CommandRejected {

@@ -6,11 +6,13 @@
 mod cancel_timer;
 mod cancel_workflow;
 mod complete_workflow;
+mod continue_as_new;
 mod fail_workflow;
 mod modify_workflow_properties;
 mod record_marker;
 mod request_cancel_activity;
 mod schedule_activity;
+mod start_child_workflow;
 mod start_timer;
 mod upsert_search_attributes;
 
@@ -30,6 +32,9 @@ pub(crate) struct CommandContext<'r> {
     pub(crate) completed_event_id: i64,
     /// The completing worker's identity.
     pub(crate) identity: &'r str,
+    /// The run id a `ContinueAsNewWorkflowExecution` gives the new run (chosen by the caller:
+    /// the engine draws no randomness).
+    pub(crate) new_run_id: &'r str,
     /// A command produced an event the workflow has not seen yet: schedule a new task.
     pub(crate) new_task: bool,
     /// A command closed the run.
@@ -37,10 +42,11 @@ pub(crate) struct CommandContext<'r> {
 }
 
 impl<'r> CommandContext<'r> {
-    pub(crate) fn new(completed_event_id: i64, identity: &'r str) -> Self {
+    pub(crate) fn new(completed_event_id: i64, identity: &'r str, new_run_id: &'r str) -> Self {
         CommandContext {
             completed_event_id,
             identity,
+            new_run_id,
             new_task: false,
             closed: false,
         }
@@ -107,6 +113,14 @@ fn apply_one(
             record_marker::apply(cx, ctx, a)
         }
         (
+            T::ContinueAsNewWorkflowExecution,
+            Some(C::ContinueAsNewWorkflowExecutionCommandAttributes(a)),
+        ) => continue_as_new::apply(cx, ctx, a),
+        (
+            T::StartChildWorkflowExecution,
+            Some(C::StartChildWorkflowExecutionCommandAttributes(a)),
+        ) => start_child_workflow::apply(cx, ctx, a),
+        (
             T::UpsertWorkflowSearchAttributes,
             Some(C::UpsertWorkflowSearchAttributesCommandAttributes(a)),
         ) => upsert_search_attributes::apply(cx, ctx, a),
@@ -148,6 +162,8 @@ fn is_supported(ty: CommandType) -> bool {
             | T::RecordMarker
             | T::UpsertWorkflowSearchAttributes
             | T::ModifyWorkflowProperties
+            | T::ContinueAsNewWorkflowExecution
+            | T::StartChildWorkflowExecution
     )
 }
 
@@ -215,7 +231,7 @@ fn merge_payloads(map: &mut BTreeMap<String, Payload>, fields: &HashMap<String, 
 
 #[cfg(test)]
 mod tests {
-    use temporalio_protos::temporal::api::command::v1::StartChildWorkflowExecutionCommandAttributes;
+    use temporalio_protos::temporal::api::command::v1::SignalExternalWorkflowExecutionCommandAttributes;
 
     use super::*;
     use crate::engine::{complete_workflow_task, test_support::*};
@@ -225,20 +241,21 @@ mod tests {
         let mut state = task_in_flight();
         let before = state.clone();
         let cmd = Command {
-            command_type: CommandType::StartChildWorkflowExecution as i32,
-            attributes: Some(C::StartChildWorkflowExecutionCommandAttributes(
-                StartChildWorkflowExecutionCommandAttributes::default(),
+            command_type: CommandType::SignalExternalWorkflowExecution as i32,
+            attributes: Some(C::SignalExternalWorkflowExecutionCommandAttributes(
+                SignalExternalWorkflowExecutionCommandAttributes::default(),
             )),
             ..Default::default()
         };
         let err =
-            complete_workflow_task(&mut state, 2, 3, 1, &completed_req(vec![cmd]), T0).unwrap_err();
+            complete_workflow_task(&mut state, 2, 3, 1, &completed_req(vec![cmd]), "run-2", T0)
+                .unwrap_err();
         let EngineError::CommandRejected { cause, message } = err else {
             panic!("{err:?}")
         };
-        assert_eq!(cause, Cause::BadStartChildExecutionAttributes);
+        assert_eq!(cause, Cause::BadSignalWorkflowExecutionAttributes);
         assert!(
-            message.contains("START_CHILD_WORKFLOW_EXECUTION"),
+            message.contains("SIGNAL_EXTERNAL_WORKFLOW_EXECUTION"),
             "{message}"
         );
         assert!(message.contains("not supported by Lockstep yet"));
@@ -251,7 +268,8 @@ mod tests {
         let mut cmd = start_timer_cmd("t", 1000);
         cmd.command_type = CommandType::ScheduleActivityTask as i32;
         let err =
-            complete_workflow_task(&mut state, 2, 3, 1, &completed_req(vec![cmd]), T0).unwrap_err();
+            complete_workflow_task(&mut state, 2, 3, 1, &completed_req(vec![cmd]), "run-2", T0)
+                .unwrap_err();
         assert!(matches!(
             err,
             EngineError::CommandRejected {
@@ -265,8 +283,8 @@ mod tests {
     fn closing_command_must_be_last() {
         let mut state = task_in_flight();
         let cmds = vec![complete_cmd(), start_timer_cmd("t", 1000)];
-        let err =
-            complete_workflow_task(&mut state, 2, 3, 1, &completed_req(cmds), T0).unwrap_err();
+        let err = complete_workflow_task(&mut state, 2, 3, 1, &completed_req(cmds), "run-2", T0)
+            .unwrap_err();
         assert!(matches!(
             err,
             EngineError::CommandRejected {

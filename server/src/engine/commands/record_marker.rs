@@ -66,6 +66,7 @@ mod tests {
             3,
             1,
             &completed_req(vec![marker("core_local_activity")]),
+            "run-2",
             T0,
         )
         .unwrap();
@@ -79,12 +80,28 @@ mod tests {
         assert_eq!(m.details["data"], payloads("x"));
         assert_eq!(m.workflow_task_completed_event_id, 4);
         assert!(matches!(
-            complete_workflow_task(&mut state, 2, 3, 1, &completed_req(vec![marker("")]), T0),
+            complete_workflow_task(
+                &mut state,
+                2,
+                3,
+                1,
+                &completed_req(vec![marker("")]),
+                "run-2",
+                T0
+            ),
             Err(EngineError::NotFound(_))
         ));
         let mut state = task_in_flight();
         assert!(matches!(
-            complete_workflow_task(&mut state, 2, 3, 1, &completed_req(vec![marker("")]), T0),
+            complete_workflow_task(
+                &mut state,
+                2,
+                3,
+                1,
+                &completed_req(vec![marker("")]),
+                "run-2",
+                T0
+            ),
             Err(EngineError::CommandRejected {
                 cause: Cause::BadRecordMarkerAttributes,
                 ..

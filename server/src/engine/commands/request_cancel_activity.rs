@@ -87,6 +87,7 @@ mod tests {
             st,
             1,
             &completed_req(vec![cancel_activity_cmd(sched)]),
+            "run-2",
             T0,
         )
         .unwrap();
@@ -113,6 +114,7 @@ mod tests {
             st,
             1,
             &completed_req(vec![cancel_activity_cmd(sched)]),
+            "run-2",
             T0,
         )
         .unwrap();
@@ -139,6 +141,7 @@ mod tests {
             st,
             1,
             &completed_req(vec![cancel_activity_cmd(sched)]),
+            "run-2",
             T0,
         )
         .unwrap();
@@ -163,6 +166,7 @@ mod tests {
             3,
             1,
             &completed_req(vec![cancel_activity_cmd(99)]),
+            "run-2",
             T0,
         )
         .unwrap_err();

@@ -189,7 +189,8 @@ mod tests {
             a.start_to_close_timeout = None;
             a.schedule_to_close_timeout = Some(duration(30_000));
         });
-        let t = complete_workflow_task(&mut state, 2, 3, 1, &completed_req(vec![cmd]), T0).unwrap();
+        let t = complete_workflow_task(&mut state, 2, 3, 1, &completed_req(vec![cmd]), "run-2", T0)
+            .unwrap();
         assert_eq!(
             types(&t),
             [
@@ -268,8 +269,9 @@ mod tests {
         for (cmd, expected) in cases {
             let mut state = task_in_flight();
             let before = state.clone();
-            let err = complete_workflow_task(&mut state, 2, 3, 1, &completed_req(vec![cmd]), T0)
-                .unwrap_err();
+            let err =
+                complete_workflow_task(&mut state, 2, 3, 1, &completed_req(vec![cmd]), "run-2", T0)
+                    .unwrap_err();
             assert!(matches!(err, EngineError::CommandRejected { cause, .. } if cause == expected));
             assert_eq!(state, before);
         }
@@ -278,8 +280,8 @@ mod tests {
             schedule_activity_cmd("a", |_| {}),
             schedule_activity_cmd("a", |_| {}),
         ];
-        let err =
-            complete_workflow_task(&mut state, 2, 3, 1, &completed_req(cmds), T0).unwrap_err();
+        let err = complete_workflow_task(&mut state, 2, 3, 1, &completed_req(cmds), "run-2", T0)
+            .unwrap_err();
         assert!(matches!(
             err,
             EngineError::CommandRejected {

@@ -76,6 +76,7 @@ mod tests {
             3,
             1,
             &completed_req(vec![start_timer_cmd("t1", 2_500)]),
+            "run-2",
             T0,
         )
         .unwrap();
@@ -109,7 +110,7 @@ mod tests {
         let mut state = task_in_flight();
         let cmds = vec![start_timer_cmd("t1", 1_000), start_timer_cmd("t1", 1_000)];
         assert!(matches!(
-            complete_workflow_task(&mut state, 2, 3, 1, &completed_req(cmds), T0),
+            complete_workflow_task(&mut state, 2, 3, 1, &completed_req(cmds), "run-2", T0),
             Err(EngineError::CommandRejected {
                 cause: Cause::StartTimerDuplicateId,
                 ..
@@ -122,6 +123,7 @@ mod tests {
                 3,
                 1,
                 &completed_req(vec![start_timer_cmd("t1", 0)]),
+                "run-2",
                 T0
             ),
             Err(EngineError::CommandRejected {

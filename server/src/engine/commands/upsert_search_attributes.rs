@@ -56,7 +56,8 @@ mod tests {
             ),
             ..Default::default()
         };
-        let t = complete_workflow_task(&mut state, 2, 3, 1, &completed_req(vec![cmd]), T0).unwrap();
+        let t = complete_workflow_task(&mut state, 2, 3, 1, &completed_req(vec![cmd]), "run-2", T0)
+            .unwrap();
         assert_eq!(
             types(&t),
             [

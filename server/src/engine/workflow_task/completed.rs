@@ -19,12 +19,14 @@ use crate::engine::{
 };
 
 /// Completes the started task identified by the token's ids with the worker's commands.
+/// `new_run_id` is the id a `ContinueAsNewWorkflowExecution` command gives the new run.
 pub fn complete_workflow_task(
     state: &mut MutableState,
     scheduled_event_id: i64,
     started_event_id: i64,
     attempt: i32,
     req: &RespondWorkflowTaskCompletedRequest,
+    new_run_id: &str,
     now: i64,
 ) -> Result<Transition, EngineError> {
     transact(state, now, |cx| {
@@ -55,7 +57,7 @@ pub fn complete_workflow_task(
         ));
         cx.state.previous_started_event_id = started_event_id;
 
-        let mut ctx = CommandContext::new(completed_event_id, &req.identity);
+        let mut ctx = CommandContext::new(completed_event_id, &req.identity, new_run_id);
         commands::apply_all(cx, &mut ctx, &req.commands)?;
         if ctx.closed {
             return Ok(());
@@ -87,7 +89,7 @@ mod tests {
             core_used_flags: vec![1, 2],
             ..Default::default()
         });
-        let t = complete_workflow_task(&mut state, 2, 3, 1, &req, T0).unwrap();
+        let t = complete_workflow_task(&mut state, 2, 3, 1, &req, "run-2", T0).unwrap();
         assert_eq!(types(&t), [EventType::WorkflowTaskCompleted]);
         let Some(A::WorkflowTaskCompletedEventAttributes(a)) = &t.events[0].attributes else {
             panic!()
@@ -105,7 +107,7 @@ mod tests {
         let mut state = task_in_flight();
         let mut req = completed_req(vec![]);
         req.force_create_new_workflow_task = true;
-        let t = complete_workflow_task(&mut state, 2, 3, 1, &req, T0).unwrap();
+        let t = complete_workflow_task(&mut state, 2, 3, 1, &req, "run-2", T0).unwrap();
         assert_eq!(
             types(&t),
             [
@@ -128,7 +130,7 @@ mod tests {
         let mut state = task_in_flight();
         signal(&mut state, &signal_req("s", ""), T0).unwrap();
         let req = completed_req(vec![start_timer_cmd("t1", 1_000)]);
-        let t = complete_workflow_task(&mut state, 2, 3, 1, &req, T0).unwrap();
+        let t = complete_workflow_task(&mut state, 2, 3, 1, &req, "run-2", T0).unwrap();
         assert_eq!(
             types(&t),
             [
@@ -148,14 +150,14 @@ mod tests {
         let before = state.clone();
         for (s, st, a) in [(1, 3, 1), (2, 3, 2), (2, 2, 1)] {
             assert!(matches!(
-                complete_workflow_task(&mut state, s, st, a, &completed_req(vec![]), T0),
+                complete_workflow_task(&mut state, s, st, a, &completed_req(vec![]), "run-2", T0),
                 Err(EngineError::NotFound(_))
             ));
             assert_eq!(state, before);
         }
-        complete_workflow_task(&mut state, 2, 3, 1, &completed_req(vec![]), T0).unwrap();
+        complete_workflow_task(&mut state, 2, 3, 1, &completed_req(vec![]), "run-2", T0).unwrap();
         assert!(matches!(
-            complete_workflow_task(&mut state, 2, 3, 1, &completed_req(vec![]), T0),
+            complete_workflow_task(&mut state, 2, 3, 1, &completed_req(vec![]), "run-2", T0),
             Err(EngineError::NotFound(_))
         ));
     }
@@ -166,7 +168,7 @@ mod tests {
         let mut req = completed_req(vec![]);
         req.messages.push(Default::default());
         assert!(matches!(
-            complete_workflow_task(&mut state, 2, 3, 1, &req, T0),
+            complete_workflow_task(&mut state, 2, 3, 1, &req, "run-2", T0),
             Err(EngineError::CommandRejected { .. })
         ));
     }
