@@ -33,10 +33,10 @@ use tokio::sync::oneshot;
 
 pub use worker_process::WorkerProcess;
 use workflows::{
-    ChildWorkflow, ContinueAsNewWorkflow, CountSignalsWorkflow, CrashWorkflow, DurableWorkflow,
-    EchoWorkflow, FlakyWorkflow, HeartbeatWorkflow, NonRetryableWorkflow, OneActivityWorkflow,
-    ParentWorkflow, SignalsWorkflow, SleepWorkflow, StartToCloseWorkflow, TestActivities,
-    TimerWorkflow,
+    CancelActivityWorkflow, CancelTimerWorkflow, ChildWorkflow, CollectWorkflow,
+    ContinueAsNewWorkflow, CountSignalsWorkflow, CrashWorkflow, DurableWorkflow, EchoWorkflow,
+    FlakyWorkflow, HeartbeatWorkflow, NonRetryableWorkflow, OneActivityWorkflow, ParentWorkflow,
+    SignalsWorkflow, SleepWorkflow, StartToCloseWorkflow, TestActivities, TimerWorkflow,
 };
 
 /// The namespace every scenario uses (the one both Lockstep's and Temporal's dev servers have).
@@ -154,6 +154,9 @@ pub fn worker_options(task_queue: &str) -> anyhow::Result<WorkerOptions> {
         .register_workflow::<ContinueAsNewWorkflow>()?
         .register_workflow::<ParentWorkflow>()?
         .register_workflow::<ChildWorkflow>()?
+        .register_workflow::<CancelTimerWorkflow>()?
+        .register_workflow::<CancelActivityWorkflow>()?
+        .register_workflow::<CollectWorkflow>()?
         .build())
 }
 

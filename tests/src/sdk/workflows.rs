@@ -13,9 +13,9 @@ use serde::{Deserialize, Serialize};
 use temporalio_common::RetryPolicy;
 use temporalio_macros::{activities, workflow, workflow_methods};
 use temporalio_sdk::{
-    ActivityOptions, ApplicationFailure, ChildWorkflowOptions, ChildWorkflowStartError,
-    ContinueAsNewOptions, SyncWorkflowContext, WorkflowContext, WorkflowContextView,
-    WorkflowResult,
+    ActivityCancellationType, ActivityExecutionError, ActivityOptions, ApplicationFailure,
+    ChildWorkflowOptions, ChildWorkflowStartError, ContinueAsNewOptions, SyncWorkflowContext,
+    TimerResult, WorkflowContext, WorkflowContextView, WorkflowResult, WorkflowTermination,
     activities::{ActivityContext, ActivityError},
 };
 
@@ -35,6 +35,18 @@ pub const TIMER_DURATION: Duration = Duration::from_secs(2);
 const STALL: Duration = Duration::from_millis(3500);
 /// A start-to-close timeout generous enough to never fire in a healthy run.
 const GENEROUS: Duration = Duration::from_secs(30);
+
+/// How often `heartbeat_until_cancelled` heartbeats.
+pub const HEARTBEAT_INTERVAL: Duration = Duration::from_millis(200);
+/// How many times `heartbeat_until_cancelled` heartbeats (30 s) before it gives up waiting to be
+/// cancelled and returns.
+pub const MAX_HEARTBEATS: u32 = 150;
+/// The line `heartbeat_until_cancelled` logs after its first heartbeat.
+pub const HEARTBEATING: &str = "heartbeating";
+/// The line `heartbeat_until_cancelled` logs when it sees its cancellation.
+pub const CANCELLED: &str = "cancelled";
+/// The timer [`CancelTimerWorkflow`] waits on: far longer than any scenario.
+pub const LONG_TIMER: Duration = Duration::from_secs(60);
 
 /// The retry policy of every retried activity: first retry after 1 s, then doubling.
 pub fn fast_retry() -> RetryPolicy {
@@ -207,6 +219,40 @@ impl TestActivities {
         tokio::time::sleep(RECORD_STEP_DURATION).await;
         Ok(input.base + input.i)
     }
+
+    /// Heartbeats (the count so far) every [`HEARTBEAT_INTERVAL`]. After its first heartbeat it
+    /// appends [`HEARTBEATING`] to `log_path`; once cancelled it appends [`CANCELLED`] and ends
+    /// cancelled. If never cancelled it returns the number of heartbeats after
+    /// [`MAX_HEARTBEATS`].
+    #[activity(name = "heartbeat_until_cancelled")]
+    pub async fn heartbeat_until_cancelled(
+        ctx: ActivityContext,
+        log_path: String,
+    ) -> Result<u32, ActivityError> {
+        for beat in 0..MAX_HEARTBEATS {
+            ctx.record_heartbeat(beat).await?;
+            if beat == 0 {
+                append_line(&log_path, HEARTBEATING)?;
+            }
+            tokio::select! {
+                () = tokio::time::sleep(HEARTBEAT_INTERVAL) => {}
+                () = ctx.cancelled() => {
+                    append_line(&log_path, CANCELLED)?;
+                    return Err(ActivityError::cancelled());
+                }
+            }
+        }
+        Ok(MAX_HEARTBEATS)
+    }
+}
+
+/// Appends `line` and a newline to the file at `path` (one `O_APPEND` write).
+fn append_line(path: &str, line: &str) -> std::io::Result<()> {
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)?
+        .write_all(format!("{line}\n").as_bytes())
 }
 
 /// Sleeps [`STALL`] or until the activity is cancelled (e.g. at worker shutdown).
@@ -558,3 +604,100 @@ impl ChildWorkflow {
         Ok(format!("child got {name}"))
     }
 }
+
+/// o. Waits on a [`LONG_TIMER`]. If the workflow is cancelled meanwhile, the timer is cancelled
+/// with it and the workflow ends cancelled with the details
+/// `"cancelled while waiting: {reason}"` (the reason of the cancel request).
+#[workflow]
+#[derive(Default)]
+pub struct CancelTimerWorkflow;
+
+#[workflow_methods]
+impl CancelTimerWorkflow {
+    /// Runs the workflow.
+    #[run(name = "CancelTimerWorkflow")]
+    pub async fn run(ctx: &mut WorkflowContext<Self>) -> WorkflowResult<String> {
+        match ctx.timer(LONG_TIMER).await {
+            TimerResult::Fired => Ok("timer fired".to_string()),
+            TimerResult::Cancelled => {
+                let reason = ctx.cancellation_token().reason().unwrap_or_default();
+                Err(WorkflowTermination::cancelled_with_details(format!(
+                    "cancelled while waiting: {reason}"
+                )))
+            }
+        }
+    }
+}
+
+/// p. Runs `heartbeat_until_cancelled(log_path)` (heartbeat timeout [`HEARTBEAT_TIMEOUT`]) under
+/// its own cancellation token; on the `cancel_activity` signal it cancels that token and waits
+/// for the activity to acknowledge (`WaitCancellationCompleted`). Returns
+/// `"activity cancelled"`, or `"activity finished after {n} heartbeats"` if it never was.
+#[workflow]
+#[derive(Default)]
+pub struct CancelActivityWorkflow {
+    cancel_requested: bool,
+}
+
+#[workflow_methods]
+impl CancelActivityWorkflow {
+    /// Runs the workflow.
+    #[run(name = "CancelActivityWorkflow")]
+    pub async fn run(ctx: &mut WorkflowContext<Self>, log_path: String) -> WorkflowResult<String> {
+        let token = ctx.cancellation_token().child_token();
+        let options = ActivityOptions::with_start_to_close_timeout(GENEROUS)
+            .heartbeat_timeout(HEARTBEAT_TIMEOUT)
+            .cancellation_type(ActivityCancellationType::WaitCancellationCompleted)
+            .cancellation_token(token.clone())
+            .build();
+        let activity =
+            ctx.execute_activity(TestActivities::heartbeat_until_cancelled, log_path, options);
+        ctx.wait_condition(|s| s.cancel_requested).await?;
+        token.cancel_with_reason("the cancel_activity signal");
+        match activity.await {
+            Err(ActivityExecutionError::Cancelled(_)) => Ok("activity cancelled".to_string()),
+            Ok(beats) => Ok(format!("activity finished after {beats} heartbeats")),
+            Err(other) => Err(other.into()),
+        }
+    }
+
+    /// Signal `cancel_activity`: asks the workflow to cancel its activity.
+    #[signal(name = "cancel_activity")]
+    pub fn cancel_activity(&mut self, _ctx: &mut SyncWorkflowContext<Self>) {
+        self.cancel_requested = true;
+    }
+}
+
+/// The type a `WorkflowHandle` on a [`CancelActivityWorkflow`] run is generic over.
+pub type CancelActivityWorkflowRun = cancel_activity_workflow::Run;
+
+/// q. Collects the strings of `collect` signals until it has as many as its input says, then
+/// returns them in arrival order (signal-with-start).
+#[workflow]
+#[derive(Default)]
+pub struct CollectWorkflow {
+    items: Vec<String>,
+}
+
+#[workflow_methods]
+impl CollectWorkflow {
+    /// Runs the workflow.
+    #[run(name = "CollectWorkflow")]
+    pub async fn run(
+        ctx: &mut WorkflowContext<Self>,
+        expected: u32,
+    ) -> WorkflowResult<Vec<String>> {
+        ctx.wait_condition(move |s| s.items.len() >= expected as usize)
+            .await?;
+        Ok(ctx.state(|s| s.items.clone()))
+    }
+
+    /// Signal `collect`: appends an item.
+    #[signal(name = "collect")]
+    pub fn collect(&mut self, _ctx: &mut SyncWorkflowContext<Self>, item: String) {
+        self.items.push(item);
+    }
+}
+
+/// The type a `WorkflowHandle` on a [`CollectWorkflow`] run is generic over.
+pub type CollectWorkflowRun = collect_workflow::Run;
