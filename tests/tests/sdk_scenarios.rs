@@ -69,6 +69,10 @@ scenarios!(temporal:
     continue_as_new,
     child_workflow,
     child_id_conflict,
+    cancel_timer_workflow,
+    cancel_heartbeating_activity,
+    terminate_with_reason,
+    signal_with_start_once,
 );
 
 scenarios!(lockstep:
@@ -84,6 +88,10 @@ scenarios!(lockstep:
     continue_as_new,
     child_workflow,
     child_id_conflict,
+    cancel_timer_workflow,
+    cancel_heartbeating_activity,
+    terminate_with_reason,
+    signal_with_start_once,
 );
 
 /// Differential: for deterministic scenarios, Lockstep writes the same event-type sequence as
@@ -117,4 +125,8 @@ same_events!(
     continue_as_new,
     child_workflow,
     child_id_conflict,
+    cancel_timer_workflow,
+    cancel_heartbeating_activity,
+    terminate_with_reason,
+    signal_with_start_once,
 );

@@ -9,31 +9,41 @@
 //! (see [`super::run_worker`]).
 
 use std::{
+    collections::HashMap,
     future::Future,
     path::Path,
     time::{Duration, Instant},
 };
 
 use temporalio_client::{
-    Client, Connection, WorkflowDescribeOptions, WorkflowExecutionStatus, WorkflowGetResultOptions,
-    WorkflowHandle, WorkflowQueryOptions, WorkflowSignalOptions, WorkflowStartOptions,
+    Client, Connection, WorkflowCancelOptions, WorkflowDescribeOptions, WorkflowExecutionInfo,
+    WorkflowExecutionStatus, WorkflowGetResultOptions, WorkflowHandle, WorkflowQueryOptions,
+    WorkflowSignalOptions, WorkflowStartOptions, WorkflowTerminateOptions,
     errors::{WorkflowGetResultError, WorkflowStartError},
 };
 use temporalio_common::HasWorkflowDefinition;
 use temporalio_protos::temporal::api::{
+    common::v1::{Payload, Payloads, WorkflowType},
     enums::v1::StartChildWorkflowExecutionFailedCause,
     enums::v1::{EventType, TimeoutType},
     failure::v1::{Failure, failure::FailureInfo},
     history::v1::{HistoryEvent, history_event::Attributes},
-    workflowservice::v1::DescribeWorkflowExecutionRequest,
+    taskqueue::v1::TaskQueue,
+    workflowservice::v1::{
+        DescribeWorkflowExecutionRequest, SignalWithStartWorkflowExecutionRequest,
+        SignalWithStartWorkflowExecutionResponse,
+    },
 };
 
 use super::{
-    Target, WorkerHandle, WorkerProcess, client, connect, event_types, fetch_history, run_worker,
+    NAMESPACE, Target, WorkerHandle, WorkerProcess, client, connect, event_types, fetch_history,
+    run_worker,
     workflows::{
-        CONTINUE_AS_NEW_TIMES, ContinueAsNewWorkflow, CrashInput, CrashWorkflow, FlakyWorkflow,
-        HeartbeatWorkflow, NonRetryableWorkflow, OneActivityWorkflow, ParentInput, ParentWorkflow,
-        SignalsWorkflow, SignalsWorkflowRun, StartToCloseWorkflow, TIMER_DURATION, TimerWorkflow,
+        CANCELLED, CONTINUE_AS_NEW_TIMES, CancelActivityWorkflow, CancelTimerWorkflow,
+        CollectWorkflowRun, ContinueAsNewWorkflow, CrashInput, CrashWorkflow, FlakyWorkflow,
+        HEARTBEAT_TIMEOUT, HEARTBEATING, HeartbeatWorkflow, LONG_TIMER, NonRetryableWorkflow,
+        OneActivityWorkflow, ParentInput, ParentWorkflow, SignalsWorkflow, SignalsWorkflowRun,
+        StartToCloseWorkflow, TIMER_DURATION, TimerWorkflow,
     },
 };
 
@@ -53,6 +63,9 @@ pub const WORKER: &str = "worker";
 /// The principal that starts, signals, queries, describes and reads histories (Lockstep's dev
 /// `client` holds the `client` and `reader` roles; `worker` may not start workflows).
 pub const STARTER: &str = "client";
+/// The principal that terminates workflows (Lockstep requires the `admin` role for
+/// TerminateWorkflowExecution).
+pub const ADMIN: &str = "admin";
 
 /// How long any single wait in a scenario may take before it fails.
 const WAIT: Duration = Duration::from_secs(60);
@@ -457,7 +470,10 @@ async fn query_items(setup: &Setup, handle: &SignalsHandle) -> Vec<String> {
         .unwrap_or_else(|e| panic!("query items: {e}"))
 }
 
-async fn status(setup: &Setup, handle: &SignalsHandle) -> WorkflowExecutionStatus {
+async fn status<W: HasWorkflowDefinition>(
+    setup: &Setup,
+    handle: &WorkflowHandle<Client, W>,
+) -> WorkflowExecutionStatus {
     setup
         .wait(
             "describe",
@@ -875,4 +891,401 @@ pub async fn child_id_conflict(target: &Target) -> Outcome {
     }
     setup.result(&blocker).await.expect("the blocker completes");
     setup.finish(&handle).await
+}
+
+/// Polls the run's history until it holds an event of `event_type` (at most [`WAIT`]).
+async fn wait_for_event(
+    connection: &Connection,
+    workflow_id: &str,
+    run_id: &str,
+    event_type: EventType,
+) {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let history = fetch_history(connection, workflow_id, run_id).await;
+        if history.iter().any(|e| e.event_type() == event_type) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no {event_type:?} within {WAIT:?}: {:?}",
+            event_types(&history)
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// A JSON payload as the SDK's default converter writes it (`encoding: json/plain`).
+fn json_payload(value: &impl serde::Serialize) -> Payload {
+    Payload {
+        metadata: HashMap::from([("encoding".to_string(), b"json/plain".to_vec())]),
+        data: serde_json::to_vec(value).expect("JSON"),
+        ..Default::default()
+    }
+}
+
+/// The JSON value of a single-payload `Payloads`.
+fn json_of(payloads: Option<&Payloads>) -> serde_json::Value {
+    let payloads = payloads.map(|p| p.payloads.as_slice()).unwrap_or_default();
+    assert_eq!(payloads.len(), 1, "one payload: {payloads:?}");
+    serde_json::from_slice(&payloads[0].data).expect("a JSON payload")
+}
+
+/// The reason of the cancel request in [`cancel_timer_workflow`].
+pub const CANCEL_REASON: &str = "the test cancels the timer";
+
+/// o. Cancelling a workflow: `CancelTimerWorkflow` waits on a 60 s timer; once TimerStarted is
+/// in history the client requests cancellation (with a reason). The workflow sees it (its timer
+/// resolves as cancelled, and it ends cancelled with details naming the reason); the client's
+/// result call gets `Cancelled` with those details, describe says CANCELED, and the history
+/// has WorkflowExecutionCancelRequested (carrying the reason), TimerCanceled, and ends with
+/// WorkflowExecutionCanceled (carrying the details).
+pub async fn cancel_timer_workflow(target: &Target) -> Outcome {
+    let setup = Setup::new(target, "cancel-timer").await;
+    let workflow_id = unique("cancel-timer");
+    let started_at = Instant::now();
+    let handle = setup
+        .start(CancelTimerWorkflow::run, (), &workflow_id)
+        .await;
+    let run_id = handle.run_id().expect("run id").to_string();
+    wait_for_event(
+        &setup.connection,
+        &workflow_id,
+        &run_id,
+        EventType::TimerStarted,
+    )
+    .await;
+    assert_eq!(
+        status(&setup, &handle).await,
+        WorkflowExecutionStatus::Running
+    );
+    let cancel = WorkflowCancelOptions::builder()
+        .reason(CANCEL_REASON)
+        .build();
+    setup
+        .wait("cancel", handle.cancel(cancel))
+        .await
+        .unwrap_or_else(|e| panic!("cancel {workflow_id}: {e}"));
+    let expected_details = format!("cancelled while waiting: {CANCEL_REASON}");
+    match setup.result(&handle).await {
+        Err(WorkflowGetResultError::Cancelled { details }) => assert_eq!(
+            details.deserialize::<String>().expect("string details"),
+            expected_details
+        ),
+        other => panic!("the result call must say cancelled, got {other:?}"),
+    }
+    let elapsed = started_at.elapsed();
+    assert!(elapsed < LONG_TIMER / 2, "cancelled only after {elapsed:?}");
+    assert_eq!(
+        status(&setup, &handle).await,
+        WorkflowExecutionStatus::Canceled
+    );
+    let outcome = setup.finish(&handle).await;
+    let history = &outcome.history;
+    let requested = only_event(history, EventType::WorkflowExecutionCancelRequested);
+    match &requested.attributes {
+        Some(Attributes::WorkflowExecutionCancelRequestedEventAttributes(attrs)) => {
+            assert_eq!(attrs.cause, CANCEL_REASON, "the request's reason");
+        }
+        other => panic!("WorkflowExecutionCancelRequested without its attributes: {other:?}"),
+    }
+    let timer_started = only_event(history, EventType::TimerStarted);
+    let timer_canceled = only_event(history, EventType::TimerCanceled);
+    match &timer_canceled.attributes {
+        Some(Attributes::TimerCanceledEventAttributes(attrs)) => {
+            assert_eq!(attrs.started_event_id, timer_started.event_id);
+        }
+        other => panic!("TimerCanceled without its attributes: {other:?}"),
+    }
+    assert!(events_of(history, EventType::TimerFired).is_empty());
+    let canceled = history.last().expect("non-empty history");
+    match &canceled.attributes {
+        Some(Attributes::WorkflowExecutionCanceledEventAttributes(attrs)) => {
+            assert_eq!(json_of(attrs.details.as_ref()), expected_details.as_str());
+        }
+        other => panic!("the history must end with WorkflowExecutionCanceled, got {other:?}"),
+    }
+    assert!(requested.event_id < timer_canceled.event_id);
+    outcome
+}
+
+/// p. Cancelling a heartbeating activity from its workflow: `CancelActivityWorkflow` runs
+/// `heartbeat_until_cancelled` (heartbeats every 200 ms, heartbeat timeout 2 s); once the
+/// activity has heartbeated, the client sends `cancel_activity` and the workflow cancels the
+/// activity's token. The activity learns of it through its heartbeats and ends cancelled; the
+/// workflow returns "activity cancelled". The history has ActivityTaskCancelRequested and then
+/// ActivityTaskCanceled, both for the one scheduled activity, and ends with
+/// WorkflowExecutionCompleted.
+pub async fn cancel_heartbeating_activity(target: &Target) -> Outcome {
+    let setup = Setup::new(target, "cancel-activity").await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let log_path = dir.path().join("activity.log");
+    let read_log = || std::fs::read_to_string(&log_path).unwrap_or_default();
+    let handle = setup
+        .start(
+            CancelActivityWorkflow::run,
+            log_path.display().to_string(),
+            &unique("cancel-activity"),
+        )
+        .await;
+    let deadline = Instant::now() + WAIT;
+    while !read_log().lines().any(|l| l == HEARTBEATING) {
+        assert!(
+            Instant::now() < deadline,
+            "the activity never heartbeated (worker status: {:?})",
+            setup.worker.exit_status()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    setup
+        .wait(
+            "signal cancel_activity",
+            handle.signal(
+                CancelActivityWorkflow::cancel_activity,
+                (),
+                WorkflowSignalOptions::default(),
+            ),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("signal cancel_activity: {e}"));
+    let result = setup.result(&handle).await.expect("the workflow completes");
+    assert_eq!(result, "activity cancelled");
+    let log: Vec<String> = read_log().lines().map(str::to_string).collect();
+    assert_eq!(
+        log,
+        [HEARTBEATING, CANCELLED],
+        "the activity saw its cancellation"
+    );
+    let outcome = setup.finish(&handle).await;
+    let history = &outcome.history;
+    let scheduled = only_event(history, EventType::ActivityTaskScheduled);
+    match &scheduled.attributes {
+        Some(Attributes::ActivityTaskScheduledEventAttributes(attrs)) => {
+            let activity_type = attrs.activity_type.as_ref().map(|t| t.name.as_str());
+            assert_eq!(activity_type, Some("heartbeat_until_cancelled"));
+            let timeout = attrs.heartbeat_timeout.expect("heartbeat_timeout");
+            assert_eq!(
+                Duration::new(timeout.seconds as u64, timeout.nanos as u32),
+                HEARTBEAT_TIMEOUT
+            );
+        }
+        other => panic!("ActivityTaskScheduled without its attributes: {other:?}"),
+    }
+    let requested = only_event(history, EventType::ActivityTaskCancelRequested);
+    match &requested.attributes {
+        Some(Attributes::ActivityTaskCancelRequestedEventAttributes(attrs)) => {
+            assert_eq!(attrs.scheduled_event_id, scheduled.event_id);
+        }
+        other => panic!("ActivityTaskCancelRequested without its attributes: {other:?}"),
+    }
+    let started = only_event(history, EventType::ActivityTaskStarted);
+    let canceled = only_event(history, EventType::ActivityTaskCanceled);
+    match &canceled.attributes {
+        Some(Attributes::ActivityTaskCanceledEventAttributes(attrs)) => {
+            assert_eq!(attrs.scheduled_event_id, scheduled.event_id);
+            assert_eq!(attrs.started_event_id, started.event_id);
+            assert_eq!(attrs.latest_cancel_requested_event_id, requested.event_id);
+        }
+        other => panic!("ActivityTaskCanceled without its attributes: {other:?}"),
+    }
+    assert!(requested.event_id < canceled.event_id);
+    for unexpected in [
+        EventType::ActivityTaskCompleted,
+        EventType::ActivityTaskFailed,
+        EventType::ActivityTaskTimedOut,
+    ] {
+        assert!(
+            events_of(history, unexpected).is_empty(),
+            "no {unexpected:?}: {:?}",
+            event_types(history)
+        );
+    }
+    assert_eq!(
+        last_event_type(history),
+        EventType::WorkflowExecutionCompleted
+    );
+    outcome
+}
+
+/// The reason and the details of the termination in [`terminate_with_reason`].
+pub const TERMINATE_REASON: &str = "the test terminates it";
+/// See [`TERMINATE_REASON`].
+pub const TERMINATE_DETAILS: &str = "no signals are coming";
+
+/// q. Terminating a workflow: a `SignalsWorkflow` waiting for signals is terminated by the
+/// client (as [`ADMIN`]) with a reason and details (once its first workflow task completed). The client's
+/// result call gets `Terminated` with the details, describe says TERMINATED, and the history
+/// ends with WorkflowExecutionTerminated carrying the reason, the details and the client's
+/// identity.
+pub async fn terminate_with_reason(target: &Target) -> Outcome {
+    let setup = Setup::new(target, "terminate").await;
+    let workflow_id = unique("terminate");
+    let handle = setup.start(SignalsWorkflow::run, (), &workflow_id).await;
+    let run_id = handle.run_id().expect("run id").to_string();
+    wait_for_event(
+        &setup.connection,
+        &workflow_id,
+        &run_id,
+        EventType::WorkflowTaskCompleted,
+    )
+    .await;
+    assert_eq!(
+        status(&setup, &handle).await,
+        WorkflowExecutionStatus::Running
+    );
+    let terminate = WorkflowTerminateOptions::builder()
+        .reason(TERMINATE_REASON)
+        .details(Payloads {
+            payloads: vec![json_payload(&TERMINATE_DETAILS)],
+        })
+        .build();
+    let admin = client(&connect(&target.as_principal(ADMIN)).await);
+    let as_admin: WorkflowHandle<Client, SignalsWorkflowRun> =
+        WorkflowHandle::new(admin, handle.info().clone());
+    setup
+        .wait("terminate", as_admin.terminate(terminate))
+        .await
+        .unwrap_or_else(|e| panic!("terminate {workflow_id}: {e}"));
+    match setup.result(&handle).await {
+        Err(WorkflowGetResultError::Terminated { details }) => assert_eq!(
+            details.deserialize::<String>().expect("string details"),
+            TERMINATE_DETAILS
+        ),
+        other => panic!("the result call must say terminated, got {other:?}"),
+    }
+    assert_eq!(
+        status(&setup, &handle).await,
+        WorkflowExecutionStatus::Terminated
+    );
+    let outcome = setup.finish(&handle).await;
+    match &outcome.history.last().and_then(|e| e.attributes.clone()) {
+        Some(Attributes::WorkflowExecutionTerminatedEventAttributes(attrs)) => {
+            assert_eq!(attrs.reason, TERMINATE_REASON);
+            assert_eq!(json_of(attrs.details.as_ref()), TERMINATE_DETAILS);
+            assert!(
+                attrs.identity.starts_with("lockstep-e2e-"),
+                "the terminating client's identity: {:?}",
+                attrs.identity
+            );
+        }
+        other => panic!("the history must end with WorkflowExecutionTerminated, got {other:?}"),
+    }
+    assert_eq!(
+        events_of(&outcome.history, EventType::WorkflowExecutionTerminated).len(),
+        1
+    );
+    outcome
+}
+
+/// SignalWithStartWorkflowExecution of `CollectWorkflow(2)` with a `collect(item)` signal,
+/// through the raw service (the SDK's client does not expose `started`).
+async fn signal_with_start_collect(
+    setup: &Setup,
+    workflow_id: &str,
+    item: &str,
+) -> SignalWithStartWorkflowExecutionResponse {
+    let request = SignalWithStartWorkflowExecutionRequest {
+        namespace: NAMESPACE.into(),
+        workflow_id: workflow_id.into(),
+        workflow_type: Some(WorkflowType {
+            name: "CollectWorkflow".into(),
+        }),
+        task_queue: Some(TaskQueue {
+            name: setup.task_queue.clone(),
+            ..Default::default()
+        }),
+        input: Some(Payloads {
+            payloads: vec![json_payload(&2)],
+        }),
+        identity: "lockstep-e2e-signal-with-start".into(),
+        request_id: uuid::Uuid::new_v4().to_string(),
+        signal_name: "collect".into(),
+        signal_input: Some(Payloads {
+            payloads: vec![json_payload(&item)],
+        }),
+        ..Default::default()
+    };
+    setup
+        .wait(
+            "signal-with-start",
+            setup
+                .connection
+                .workflow_service()
+                .signal_with_start_workflow_execution(tonic::Request::new(request)),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("signal-with-start {workflow_id} ({item}): {e}"))
+        .into_inner()
+}
+
+/// r. Signal-with-start, twice, same workflow id: the first call starts `CollectWorkflow(2)`
+/// (`started`) with its signal; once that run's first workflow task completed, the second call
+/// only signals it (not `started`, same run id). The run returns both items in order; its
+/// history is the only run of the id and has two WorkflowExecutionSignaled events, the first
+/// right after WorkflowExecutionStarted.
+pub async fn signal_with_start_once(target: &Target) -> Outcome {
+    let setup = Setup::new(target, "signal-with-start").await;
+    let workflow_id = unique("signal-with-start");
+    let first = signal_with_start_collect(&setup, &workflow_id, "first").await;
+    assert!(first.started, "the first call starts the workflow");
+    assert!(!first.run_id.is_empty());
+    wait_for_event(
+        &setup.connection,
+        &workflow_id,
+        &first.run_id,
+        EventType::WorkflowTaskCompleted,
+    )
+    .await;
+    let second = signal_with_start_collect(&setup, &workflow_id, "second").await;
+    assert!(!second.started, "the second call only signals");
+    assert_eq!(
+        second.run_id, first.run_id,
+        "the second call signals the same run"
+    );
+
+    let info = WorkflowExecutionInfo::builder()
+        .namespace(NAMESPACE)
+        .workflow_id(workflow_id.clone())
+        .run_id(first.run_id.clone())
+        .build();
+    let handle: WorkflowHandle<Client, CollectWorkflowRun> =
+        WorkflowHandle::new(setup.client.clone(), info);
+    let result = setup.result(&handle).await.expect("the workflow completes");
+    assert_eq!(result, ["first", "second"]);
+    let latest: WorkflowHandle<Client, CollectWorkflowRun> =
+        setup.client.get_workflow_handle(workflow_id.clone());
+    let described = setup
+        .wait(
+            "describe",
+            latest.describe(WorkflowDescribeOptions::default()),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("describe: {e}"));
+    assert_eq!(described.run_id(), first.run_id, "no other run was started");
+    assert_eq!(described.status(), WorkflowExecutionStatus::Completed);
+
+    let outcome = setup.finish(&handle).await;
+    let history = &outcome.history;
+    let signaled = events_of(history, EventType::WorkflowExecutionSignaled);
+    assert_eq!(signaled.len(), 2, "{:?}", event_types(history));
+    let items: Vec<serde_json::Value> = signaled
+        .iter()
+        .map(|event| match &event.attributes {
+            Some(Attributes::WorkflowExecutionSignaledEventAttributes(attrs)) => {
+                assert_eq!(attrs.signal_name, "collect");
+                json_of(attrs.input.as_ref())
+            }
+            other => panic!("WorkflowExecutionSignaled without its attributes: {other:?}"),
+        })
+        .collect();
+    assert_eq!(items, ["first", "second"]);
+    assert_eq!(
+        signaled[0].event_id, 2,
+        "the start's signal follows Started"
+    );
+    assert_eq!(
+        last_event_type(history),
+        EventType::WorkflowExecutionCompleted
+    );
+    outcome
 }
