@@ -30,6 +30,19 @@ impl TemporalDevServer {
     /// Starts the dev server and waits (at most 60 s) until the official client connects and
     /// the `default` namespace is described. Panics with the server's stderr otherwise.
     pub fn start() -> Self {
+        // The dev server binds more ports than the two we choose (internal services pick free
+        // ports of their own), so on a busy machine a port can be taken between our pick and
+        // its bind. One retry with fresh ports; a second failure is reported with stderr.
+        match Self::try_start() {
+            Ok(server) => server,
+            Err(first) => {
+                eprintln!("temporal dev server failed to start, retrying once:\n{first}");
+                Self::try_start().unwrap_or_else(|second| panic!("{second}"))
+            }
+        }
+    }
+
+    fn try_start() -> Result<Self, String> {
         let dir = tempfile::tempdir().expect("temp dir");
         let port = free_port();
         let ui_port = free_port();
@@ -49,12 +62,12 @@ impl TemporalDevServer {
         if let Err(last_error) = server.wait_until_ready() {
             let stderr = server.stderr();
             server.kill();
-            panic!(
+            return Err(format!(
                 "temporal dev server did not become ready in {START_TIMEOUT:?}: {last_error}\n\
                  stderr:\n{stderr}"
-            );
+            ));
         }
-        server
+        Ok(server)
     }
 
     /// Polls with the official client from a helper thread (so `start` works both inside and
