@@ -43,6 +43,32 @@ namespaces = ["*"]
 roles = ["reader"]
 "#;
 
+/// A codec server for the dev setup: the dev server certificate (localhost), the dev policy,
+/// dev tokens, keys from `LOCKSTEP_CODEC_KEYS` (as the SDK examples use). Paths are relative to
+/// the data dir.
+const DEV_CODEC_SERVER: &str = r#"# Lockstep dev codec server: lockstep codec-server --config <this file>
+# Keys come from LOCKSTEP_CODEC_KEYS (id:base64[,...]) like the SDK examples; edit freely.
+listen = "127.0.0.1:8443"
+policy = "dev-policy.toml"
+audit_log = "codec-audit.jsonl"
+
+[tls]
+cert = "certs/server.pem"
+key = "certs/server-key.pem"
+client_ca = "certs/ca.pem"
+
+[jwt]
+issuer = "lockstep-dev"
+audience = "lockstep-codec"
+public_keys = ["certs/token-signing.pub.pem"]
+
+[cors]
+allowed_origins = ["http://localhost:8233"]
+
+[keys]
+env = true
+"#;
+
 /// What `start-dev` prints once the listener is bound.
 pub(crate) struct Banner {
     data_dir: PathBuf,
@@ -70,7 +96,8 @@ impl Banner {
              export TEMPORAL_ADDRESS={addr} TEMPORAL_TLS_SERVER_CA_CERT_PATH={ca} \\\n    \
              TEMPORAL_TLS_CLIENT_CERT_PATH={cert} TEMPORAL_TLS_CLIENT_KEY_PATH={key}\n\n\
              An SDK worker uses {worker_cert} and {worker_key} with the same CA; server name localhost.\n\n\
-             Codec-server dev tokens (signing key {token_key}, never the CA key):\n  \
+             Decode payloads for authorized viewers (keys from LOCKSTEP_CODEC_KEYS):\n  \
+             lockstep codec-server --config {data}/codec-server.toml\n  \
              lockstep certs token --principal viewer --signing-key {token_key}",
             data = self.data_dir.display(),
             certs = self.pki.dir.display(),
@@ -104,6 +131,11 @@ pub(crate) fn prepare(args: &StartDevArgs) -> anyhow::Result<(ServerConfig, Bann
             pki.dir.display()
         )
     })?;
+    let codec_config = data_dir.join("codec-server.toml");
+    if !codec_config.exists() {
+        fs::write(&codec_config, DEV_CODEC_SERVER)
+            .with_context(|| format!("cannot write {}", codec_config.display()))?;
+    }
     let policy = data_dir.join("dev-policy.toml");
     if !policy.exists() {
         fs::write(&policy, DEV_POLICY)
