@@ -5,4 +5,5 @@ mod clients;
 mod mtls;
 mod operations;
 mod tasks;
+mod visibility;
 mod workflow_cli;
