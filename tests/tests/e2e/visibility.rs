@@ -17,6 +17,9 @@ use temporalio_protos::temporal::api::{
 use tonic::Code;
 
 const N: usize = 1000;
+
+/// What the model says a filter selects.
+type Predicate = Box<dyn Fn(&Model) -> bool>;
 const TYPES: [&str; 3] = ["Alpha", "Beta", "Gamma"];
 
 /// The model of one started workflow.
@@ -155,7 +158,7 @@ async fn every_supported_filter_matches_the_model_and_pages_return_each_once() {
         }
     };
     let halfway = rfc3339(halfway_ms);
-    let filters: Vec<(String, Box<dyn Fn(&Model) -> bool>)> = vec![
+    let filters: Vec<(String, Predicate)> = vec![
         (String::new(), Box::new(|_| true)),
         (
             "WorkflowType = 'Alpha'".into(),
