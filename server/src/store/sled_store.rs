@@ -86,7 +86,7 @@ impl SledStore {
             check_only_sled_files(dir).map_err(open_error)?;
         }
 
-        let (db, trees) = open_sled(dir).map_err(open_error)?;
+        let (db, trees) = open_sled_waiting(dir).map_err(open_error)?;
         let store = SledStore {
             trees,
             db,
@@ -332,6 +332,25 @@ fn check_only_sled_files(dir: &Path) -> Result<(), String> {
 }
 
 /// Opens sled and one tree per keyspace, turning every failure (and panic) into a reason.
+/// How long to wait for sled's own file lock once ours is held.
+const SLED_LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// Opens sled, waiting briefly for its file lock: we already hold `lockstep.lock`, so a busy
+/// sled lock can only be a handle of this process that is still being released (sled's
+/// background flusher drops its reference to a closed database a moment later), not another
+/// lockstep process.
+fn open_sled_waiting(dir: &Path) -> Result<(sled::Db, Vec<sled::Tree>), String> {
+    let deadline = std::time::Instant::now() + SLED_LOCK_WAIT;
+    loop {
+        match open_sled(dir) {
+            Err(err) if err == in_use() && std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            outcome => return outcome,
+        }
+    }
+}
+
 fn open_sled(dir: &Path) -> Result<(sled::Db, Vec<sled::Tree>), String> {
     let corrupt = |detail: String| {
         format!(
