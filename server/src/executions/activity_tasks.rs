@@ -13,11 +13,12 @@ use temporalio_protos::temporal::api::{
 use tokio::time::Instant;
 
 use super::{
-    ExecutionError, Executions, QueuedTask, RunKey, TASK_ACTIVITY, keys, workflow_tasks::LONG_POLL,
+    ExecutionError, Executions, QueuedTask, RunKey, TASK_ACTIVITY, keys,
+    workflow_tasks::{LONG_POLL, queue_key},
 };
 use crate::{
     engine::{self, EngineError},
-    matching::{QueueKey, QueueKind},
+    matching::QueueKind,
     store::{Keyspace, WriteBatch},
     tokens::TaskClaims,
 };
@@ -31,33 +32,18 @@ impl Executions {
         &self,
         request: &PollActivityTaskQueueRequest,
     ) -> Result<PollActivityTaskQueueResponse, ExecutionError> {
-        let queue_name = request
-            .task_queue
-            .as_ref()
-            .map(|q| q.name.clone())
-            .unwrap_or_default();
-        if queue_name.is_empty() {
-            return Err(ExecutionError::InvalidArgument(
-                "task_queue.name is required".into(),
-            ));
-        }
-        let key = QueueKey {
-            namespace: request.namespace.clone(),
-            name: queue_name,
-            kind: QueueKind::Activity,
-        };
+        let key = queue_key(
+            &request.namespace,
+            request.task_queue.as_ref(),
+            QueueKind::Activity,
+        )?;
         let deadline = Instant::now() + LONG_POLL;
-        loop {
-            let Some(remaining) = deadline.checked_duration_since(Instant::now()) else {
-                return Ok(PollActivityTaskQueueResponse::default());
-            };
-            let Some(task) = self.queues.poll(&key, remaining).await else {
-                return Ok(PollActivityTaskQueueResponse::default());
-            };
+        while let Some(task) = self.next_task(&key, deadline).await {
             if let Some(response) = self.start_activity_task(&task, &request.identity).await? {
                 return Ok(response);
             }
         }
+        Ok(PollActivityTaskQueueResponse::default())
     }
 
     async fn start_activity_task(

@@ -35,29 +35,13 @@ impl Executions {
         &self,
         request: &PollWorkflowTaskQueueRequest,
     ) -> Result<PollWorkflowTaskQueueResponse, ExecutionError> {
-        let queue_name = request
-            .task_queue
-            .as_ref()
-            .map(|q| q.name.clone())
-            .unwrap_or_default();
-        if queue_name.is_empty() {
-            return Err(ExecutionError::InvalidArgument(
-                "task_queue.name is required".into(),
-            ));
-        }
-        let key = QueueKey {
-            namespace: request.namespace.clone(),
-            name: queue_name,
-            kind: QueueKind::Workflow,
-        };
+        let key = queue_key(
+            &request.namespace,
+            request.task_queue.as_ref(),
+            QueueKind::Workflow,
+        )?;
         let deadline = Instant::now() + LONG_POLL;
-        loop {
-            let Some(remaining) = deadline.checked_duration_since(Instant::now()) else {
-                return Ok(PollWorkflowTaskQueueResponse::default());
-            };
-            let Some(task) = self.queues.poll(&key, remaining).await else {
-                return Ok(PollWorkflowTaskQueueResponse::default());
-            };
+        while let Some(task) = self.next_task(&key, deadline).await {
             let response = match &task.query_id {
                 Some(query_id) => self.query_task(&task, query_id)?,
                 None => self.start_workflow_task(&task, request).await?,
@@ -66,6 +50,13 @@ impl Executions {
                 return Ok(response);
             }
         }
+        Ok(PollWorkflowTaskQueueResponse::default())
+    }
+
+    /// The next task of a queue, or None once `deadline` passes (or at shutdown).
+    pub(super) async fn next_task(&self, key: &QueueKey, deadline: Instant) -> Option<QueuedTask> {
+        let remaining = deadline.checked_duration_since(Instant::now())?;
+        self.queues.poll(key, remaining).await
     }
 
     /// Records a dequeued task as started; None when it turned out stale.
@@ -269,4 +260,23 @@ impl Executions {
     ) -> Result<(RunKey, TaskClaims), ExecutionError> {
         self.claims(token, namespace, TOKEN_WORKFLOW)
     }
+}
+
+/// The queue a poll names; the name is required.
+pub(super) fn queue_key(
+    namespace: &str,
+    task_queue: Option<&TaskQueue>,
+    kind: QueueKind,
+) -> Result<QueueKey, ExecutionError> {
+    let name = task_queue.map(|q| q.name.clone()).unwrap_or_default();
+    if name.is_empty() {
+        return Err(ExecutionError::InvalidArgument(
+            "task_queue.name is required".into(),
+        ));
+    }
+    Ok(QueueKey {
+        namespace: namespace.to_string(),
+        name,
+        kind,
+    })
 }
