@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use serde::Serialize;
 
-use crate::run::{LoadArgs, RunReport, TargetName, print_report, run_once};
+use crate::run::{LoadArgs, RunReport, TargetName, or_default, print_report, run_once};
 
 /// Options of `compare`.
 #[derive(clap::Args)]
@@ -75,6 +75,7 @@ struct Comparison<'a> {
     count: usize,
     concurrency: usize,
     worker_slots: Option<usize>,
+    worker_pollers: Option<usize>,
     rounds: usize,
     figures: Vec<Figure>,
     lockstep_runs: &'a [RunReport],
@@ -84,7 +85,7 @@ struct Comparison<'a> {
 type Extract = fn(&RunReport) -> f64;
 
 /// The figures compared: name, unit, higher is better, how to read it from a run.
-const FIGURES: [(&str, &str, bool, Extract); 13] = [
+const FIGURES: [(&str, &str, bool, Extract); 14] = [
     ("throughput", "wf/s", true, |r| r.workflows_per_second),
     ("latency p50", "ms", false, |r| r.latency.p50_ms),
     ("latency p95", "ms", false, |r| r.latency.p95_ms),
@@ -95,6 +96,7 @@ const FIGURES: [(&str, &str, bool, Extract); 13] = [
     }),
     ("driver CPU", "s", false, |r| r.driver_cpu_seconds),
     ("machine busy", "cores", false, |r| r.machine_busy_cores),
+    ("other programs", "cores", false, |r| r.other_busy_cores),
     ("server peak RSS", "MiB", false, |r| r.server_peak_rss_mib),
     ("server idle RSS", "MiB", false, |r| r.server_idle_rss_mib),
     ("start-up", "ms", false, |r| r.startup_ms),
@@ -160,14 +162,14 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
         })
         .collect();
 
-    let slots = load
-        .worker_slots
-        .map_or_else(|| "SDK default".to_string(), |s| s.to_string());
     println!(
-        "compare · {} · {} workflows, {} in flight, worker slots {slots} · {} rounds (median, min–max)",
+        "compare · {} · {} workflows, {} in flight, worker slots {}, pollers {} · {} rounds \
+         (median, min–max)",
         load.workload.name(),
         load.count,
         load.concurrency,
+        or_default(load.worker_slots),
+        or_default(load.worker_pollers),
         args.rounds
     );
     println!(
@@ -207,6 +209,7 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
             count: load.count,
             concurrency: load.concurrency,
             worker_slots: load.worker_slots,
+            worker_pollers: load.worker_pollers,
             rounds: args.rounds,
             figures,
             lockstep_runs: &lockstep,

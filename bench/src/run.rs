@@ -17,7 +17,10 @@ use serde::{Deserialize, Serialize};
 use temporalio_client::{
     Client, WorkflowGetResultOptions, WorkflowSignalOptions, WorkflowStartOptions,
 };
-use temporalio_sdk::runtime::worker_tuner::{FixedSizeSlotSupplier, TunerHolder};
+use temporalio_sdk::runtime::{
+    PollerBehavior,
+    worker_tuner::{FixedSizeSlotSupplier, TunerHolder},
+};
 use tokio::task::JoinSet;
 
 use crate::{
@@ -82,6 +85,10 @@ pub(crate) struct LoadArgs {
     /// Workflow-task and activity-task slots of the SDK worker [default: the SDK's, 100 each].
     #[arg(long, value_name = "S")]
     pub(crate) worker_slots: Option<usize>,
+    /// Workflow-task and activity-task pollers of the SDK worker (a fixed maximum each)
+    /// [default: the SDK's: 5 each, or autoscaling when the server advertises it].
+    #[arg(long, value_name = "P")]
+    pub(crate) worker_pollers: Option<usize>,
     /// Workflows run (and not counted) before the measured phase, to warm up connections,
     /// pollers and caches.
     #[arg(long, default_value_t = 10)]
@@ -128,6 +135,8 @@ pub(crate) struct RunReport {
     pub(crate) concurrency: usize,
     /// `null`: the SDK's default slots.
     pub(crate) worker_slots: Option<usize>,
+    /// `null`: the SDK's default pollers.
+    pub(crate) worker_pollers: Option<usize>,
     pub(crate) warmup: usize,
     /// Workflows whose result arrived (and was the expected one).
     pub(crate) completed: usize,
@@ -151,6 +160,9 @@ pub(crate) struct RunReport {
     pub(crate) machine_busy_cores: f64,
     /// Fraction of all cores' time busy during the measured phase.
     pub(crate) machine_busy_fraction: f64,
+    /// Busy cores not explained by the server or this process (other programs on the machine,
+    /// e.g. a concurrent build): a high value means the figures are disturbed.
+    pub(crate) other_busy_cores: f64,
     /// Peak RSS of the server's process tree (sum of VmHWM), MiB.
     pub(crate) server_peak_rss_mib: f64,
     /// RSS of the server's process tree after start-up and `idle_secs` of idling, MiB.
@@ -184,6 +196,9 @@ pub(crate) async fn run_once(target: TargetName, load: &LoadArgs) -> anyhow::Res
     if load.worker_slots == Some(0) {
         bail!("--worker-slots must be at least 1");
     }
+    if load.worker_pollers.is_some_and(|p| p < 2) {
+        bail!("--worker-pollers must be at least 2 (the SDK's minimum for workflow tasks)");
+    }
     let kind = match target {
         TargetName::Lockstep => {
             if !load.lockstep.is_file() {
@@ -213,6 +228,10 @@ pub(crate) async fn run_once(target: TargetName, load: &LoadArgs) -> anyhow::Res
             .nexus_task_slot_supplier(FixedSizeSlotSupplier::new(slots))
             .build()
             .into();
+    }
+    if let Some(pollers) = load.worker_pollers {
+        options.workflow_task_poller_behavior = Some(PollerBehavior::SimpleMaximum(pollers));
+        options.activity_task_poller_behavior = Some(PollerBehavior::SimpleMaximum(pollers));
     }
     let worker_connection = try_connect(&server.target("worker")).await?;
     let worker = run_worker_with(worker_connection, options);
@@ -273,6 +292,7 @@ pub(crate) async fn run_once(target: TargetName, load: &LoadArgs) -> anyhow::Res
         count: load.count,
         concurrency: load.concurrency,
         worker_slots: load.worker_slots,
+        worker_pollers: load.worker_pollers,
         warmup: load.warmup,
         completed,
         errors: outcome.errors.len(),
@@ -294,6 +314,9 @@ pub(crate) async fn run_once(target: TargetName, load: &LoadArgs) -> anyhow::Res
         driver_cpu_seconds: own_cpu.as_secs_f64(),
         machine_busy_cores: machine_after.busy_cores_since(&machine_before),
         machine_busy_fraction: machine_after.busy_fraction_since(&machine_before),
+        other_busy_cores: (machine_after.busy_cores_since(&machine_before)
+            - (server_cpu + own_cpu).as_secs_f64() / wall.as_secs_f64())
+        .max(0.0),
         server_peak_rss_mib: peak_rss as f64 / MIB,
         server_idle_rss_mib: idle_rss as f64 / MIB,
         startup_ms: ms(server.startup()),
@@ -422,17 +445,21 @@ async fn one_workflow(
     Ok(started.elapsed())
 }
 
+/// A worker setting, or "SDK default".
+pub(crate) fn or_default(setting: Option<usize>) -> String {
+    setting.map_or_else(|| "SDK default".to_string(), |s| s.to_string())
+}
+
 /// Prints one run's report as a small table.
 pub(crate) fn print_report(r: &RunReport) {
-    let slots = r
-        .worker_slots
-        .map_or_else(|| "SDK default".to_string(), |s| s.to_string());
     println!(
-        "{} · {} · {} workflows, {} in flight, worker slots {slots}, warm-up {}",
+        "{} · {} · {} workflows, {} in flight, worker slots {}, pollers {}, warm-up {}",
         r.target.name(),
         r.workload.name(),
         r.count,
         r.concurrency,
+        or_default(r.worker_slots),
+        or_default(r.worker_pollers),
         r.warmup
     );
     let rows = [
@@ -468,9 +495,10 @@ pub(crate) fn print_report(r: &RunReport) {
         (
             "machine busy",
             format!(
-                "{:.2} cores ({:.0} % of all)",
+                "{:.2} cores ({:.0} % of all; {:.2} cores by other programs)",
                 r.machine_busy_cores,
-                r.machine_busy_fraction * 100.0
+                r.machine_busy_fraction * 100.0,
+                r.other_busy_cores
             ),
         ),
         (
@@ -491,6 +519,13 @@ pub(crate) fn print_report(r: &RunReport) {
     }
     if let Some(error) = &r.first_error {
         println!("  first error: {error}");
+    }
+    if r.other_busy_cores > 0.25 {
+        println!(
+            "  warning: other programs kept {:.2} cores busy during the measured phase; \
+             the figures are disturbed",
+            r.other_busy_cores
+        );
     }
 }
 
