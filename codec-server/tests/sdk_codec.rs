@@ -129,6 +129,36 @@ format = "hardened"
     assert_eq!(reply.status, StatusCode::BAD_REQUEST);
     assert!(!reply.text().contains("billing secret"));
 
+    // A tampered ciphertext is a per-request error, and the server keeps serving.
+    let mut tampered = sealed.clone();
+    let last = tampered.data.len() - 1;
+    tampered.data[last] ^= 0x01;
+    let reply = client
+        .post(
+            "/decode",
+            "default",
+            Some(&viewer),
+            common::body(&[tampered]),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+    assert!(!reply.text().contains("4111"));
+    let reply = client
+        .post(
+            "/decode",
+            "default",
+            Some(&viewer),
+            common::body(std::slice::from_ref(&sealed)),
+        )
+        .await;
+    assert_eq!(
+        reply.status,
+        StatusCode::OK,
+        "still serving: {}",
+        reply.text()
+    );
+    assert_eq!(parse(&reply.body), vec![secret.clone()]);
+
     let audit = std::fs::read_to_string(path.join("audit.jsonl")).unwrap();
     assert!(audit.contains("\"key_ids\":[\"k1\"]"), "{audit}");
     assert!(!audit.contains("4111") && !audit.contains(&viewer));
