@@ -270,6 +270,15 @@ impl WorkflowService for WorkflowApi {
         workflows::history_reverse(&self.state, request.into_inner()).map(Response::new)
     }
 
+    async fn get_search_attributes(
+        &self,
+        _request: Request<GetSearchAttributesRequest>,
+    ) -> Result<Response<GetSearchAttributesResponse>, Status> {
+        Ok(Response::new(GetSearchAttributesResponse {
+            keys: crate::visibility::system_search_attributes(),
+        }))
+    }
+
     async fn poll_nexus_task_queue(
         &self,
         request: Request<PollNexusTaskQueueRequest>,

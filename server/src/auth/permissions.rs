@@ -18,7 +18,9 @@ pub enum Requirement {
 pub fn requirement(method: &str) -> Requirement {
     use Requirement::{AnyRoleInNamespace, KnownPrincipal, Role as R};
     match method {
-        "GetSystemInfo" | "ListNamespaces" | "GetClusterInfo" => KnownPrincipal,
+        "GetSystemInfo" | "ListNamespaces" | "GetClusterInfo" | "GetSearchAttributes" => {
+            KnownPrincipal
+        }
         "DescribeNamespace" => AnyRoleInNamespace,
 
         "PollWorkflowTaskQueue"
@@ -59,7 +61,6 @@ pub fn requirement(method: &str) -> Requirement {
         | "ListArchivedWorkflowExecutions"
         | "ScanWorkflowExecutions"
         | "CountWorkflowExecutions"
-        | "GetSearchAttributes"
         | "DescribeTaskQueue"
         | "ListTaskQueuePartitions"
         | "DescribeSchedule"

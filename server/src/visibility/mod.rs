@@ -61,6 +61,26 @@ pub fn row_value(info: &WorkflowExecutionInfo) -> Vec<u8> {
     info.encode_to_vec()
 }
 
+/// The system search attributes list filters understand, with their types (custom attributes
+/// are matched by name and are not registered yet).
+pub fn system_search_attributes() -> std::collections::HashMap<String, i32> {
+    use temporalio_protos::temporal::api::enums::v1::IndexedValueType::{Datetime, Int, Keyword};
+    [
+        ("WorkflowId", Keyword),
+        ("RunId", Keyword),
+        ("WorkflowType", Keyword),
+        ("TaskQueue", Keyword),
+        ("ExecutionStatus", Keyword),
+        ("StartTime", Datetime),
+        ("CloseTime", Datetime),
+        ("ExecutionTime", Datetime),
+        ("HistoryLength", Int),
+    ]
+    .into_iter()
+    .map(|(name, kind)| (name.to_string(), kind as i32))
+    .collect()
+}
+
 /// Parses and checks a list query.
 pub fn prepare(query: &str) -> Result<Query, VisibilityError> {
     let parsed = query::parse(query)?;

@@ -258,4 +258,28 @@ async fn every_supported_filter_matches_the_model_and_pages_return_each_once() {
             status.message()
         );
     }
+
+    // The attributes the filters understand, with their types.
+    let mut client = client.clone();
+    let keys = client
+        .get_search_attributes(
+            temporalio_protos::temporal::api::workflowservice::v1::GetSearchAttributesRequest {},
+        )
+        .await
+        .expect("search attributes")
+        .into_inner()
+        .keys;
+    use temporalio_protos::temporal::api::enums::v1::IndexedValueType;
+    assert_eq!(
+        keys.get("WorkflowType"),
+        Some(&(IndexedValueType::Keyword as i32))
+    );
+    assert_eq!(
+        keys.get("StartTime"),
+        Some(&(IndexedValueType::Datetime as i32))
+    );
+    assert_eq!(
+        keys.get("ExecutionStatus"),
+        Some(&(IndexedValueType::Keyword as i32))
+    );
 }
