@@ -1,6 +1,7 @@
 //! StartWorkflowExecution (with request-id idempotency and workflow-id reuse) and signals.
 
 use temporalio_protos::temporal::api::{
+    common::v1::WorkflowExecution,
     enums::v1::WorkflowIdReusePolicy,
     workflowservice::v1::{
         RequestCancelWorkflowExecutionRequest, SignalWithStartWorkflowExecutionRequest,
@@ -115,17 +116,12 @@ impl Executions {
         &self,
         request: &RequestCancelWorkflowExecutionRequest,
     ) -> Result<(), ExecutionError> {
-        let execution = request.workflow_execution.clone().unwrap_or_default();
-        let run = self.resolve(
+        self.change_named_run(
             &request.namespace,
-            &execution.workflow_id,
-            &execution.run_id,
-        )?;
-        self.mutate(&run, WriteBatch::default(), |state, now| {
-            engine::request_cancel_workflow(state, request, now).map(|t| (t, ()))
-        })
-        .await?;
-        Ok(())
+            request.workflow_execution.as_ref(),
+            |state, now| engine::request_cancel_workflow(state, request, now),
+        )
+        .await
     }
 
     /// Terminates a workflow run at once, with a reason.
@@ -133,17 +129,12 @@ impl Executions {
         &self,
         request: &TerminateWorkflowExecutionRequest,
     ) -> Result<(), ExecutionError> {
-        let execution = request.workflow_execution.clone().unwrap_or_default();
-        let run = self.resolve(
+        self.change_named_run(
             &request.namespace,
-            &execution.workflow_id,
-            &execution.run_id,
-        )?;
-        self.mutate(&run, WriteBatch::default(), |state, now| {
-            engine::terminate_workflow(state, request, now).map(|t| (t, ()))
-        })
-        .await?;
-        Ok(())
+            request.workflow_execution.as_ref(),
+            |state, now| engine::terminate_workflow(state, request, now),
+        )
+        .await
     }
 
     /// Signals a running workflow.
@@ -151,14 +142,29 @@ impl Executions {
         &self,
         request: &SignalWorkflowExecutionRequest,
     ) -> Result<(), ExecutionError> {
-        let execution = request.workflow_execution.clone().unwrap_or_default();
-        let run = self.resolve(
+        self.change_named_run(
             &request.namespace,
-            &execution.workflow_id,
-            &execution.run_id,
-        )?;
+            request.workflow_execution.as_ref(),
+            |state, now| engine::signal(state, request, now),
+        )
+        .await
+    }
+
+    /// Applies a client's change to the run a request names (its current run when the run id
+    /// is empty).
+    async fn change_named_run(
+        &self,
+        namespace: &str,
+        execution: Option<&WorkflowExecution>,
+        change: impl FnOnce(
+            &mut engine::MutableState,
+            i64,
+        ) -> Result<engine::Transition, engine::EngineError>,
+    ) -> Result<(), ExecutionError> {
+        let execution = execution.cloned().unwrap_or_default();
+        let run = self.resolve(namespace, &execution.workflow_id, &execution.run_id)?;
         self.mutate(&run, WriteBatch::default(), |state, now| {
-            engine::signal(state, request, now).map(|t| (t, ()))
+            change(state, now).map(|t| (t, ()))
         })
         .await?;
         Ok(())
