@@ -13,15 +13,10 @@ use temporalio_protos::temporal::api::{
 use tokio::time::Instant;
 
 use super::{
-    ExecutionError, Executions, QueuedTask, RunKey, TASK_ACTIVITY, keys,
+    ExecutionError, Executions, QueuedTask, RunKey, TASK_ACTIVITY,
     workflow_tasks::{LONG_POLL, queue_key},
 };
-use crate::{
-    engine::{self, EngineError},
-    matching::QueueKind,
-    store::{Keyspace, WriteBatch},
-    tokens::TaskClaims,
-};
+use crate::{engine, matching::QueueKind, store::WriteBatch, tokens::TaskClaims};
 
 /// Token kind of activity tasks.
 const TOKEN_ACTIVITY: i32 = 2;
@@ -51,31 +46,14 @@ impl Executions {
         task: &QueuedTask,
         identity: &str,
     ) -> Result<Option<PollActivityTaskQueueResponse>, ExecutionError> {
-        let row = keys::task(
-            &task.run,
-            TASK_ACTIVITY,
-            task.scheduled_event_id,
-            task.attempt,
-        );
-        let mut consumed = WriteBatch::default();
-        consumed.delete(Keyspace::Tasks, row.clone());
-        let (scheduled, attempt) = (task.scheduled_event_id, task.attempt);
-        let outcome = self
-            .mutate(&task.run, consumed, |state, now| {
+        let scheduled = task.scheduled_event_id;
+        let Some(state) = self
+            .claim_task(task, TASK_ACTIVITY, |state, scheduled, attempt, now| {
                 engine::activity_task_started(state, scheduled, attempt, identity, "", now)
-                    .map(|t| (t, ()))
             })
-            .await;
-        let state = match outcome {
-            Ok((state, ())) => state,
-            Err(
-                ExecutionError::NotFound(_)
-                | ExecutionError::Engine(EngineError::NotFound(_) | EngineError::WorkflowClosed),
-            ) => {
-                self.forget_row(Keyspace::Tasks, row).await;
-                return Ok(None);
-            }
-            Err(err) => return Err(err),
+            .await?
+        else {
+            return Ok(None);
         };
         let Some(activity) = state.pending_activity(scheduled) else {
             return Ok(None);

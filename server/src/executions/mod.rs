@@ -300,6 +300,37 @@ impl Executions {
         Ok((state, extra_result))
     }
 
+    /// Records a dequeued task as started (`started` is the engine transition) and consumes its
+    /// Tasks row in the same batch. A task that turned out stale (run gone or closed, task
+    /// already started or superseded) has its row deleted and yields None.
+    async fn claim_task(
+        &self,
+        task: &QueuedTask,
+        kind: u8,
+        started: impl FnOnce(&mut MutableState, i64, i32, i64) -> Result<Transition, EngineError>,
+    ) -> Result<Option<MutableState>, ExecutionError> {
+        let row = keys::task(&task.run, kind, task.scheduled_event_id, task.attempt);
+        let mut consumed = WriteBatch::default();
+        consumed.delete(Keyspace::Tasks, row.clone());
+        let (scheduled, attempt) = (task.scheduled_event_id, task.attempt);
+        let outcome = self
+            .mutate(&task.run, consumed, |state, now| {
+                started(state, scheduled, attempt, now).map(|t| (t, ()))
+            })
+            .await;
+        match outcome {
+            Ok((state, ())) => Ok(Some(state)),
+            Err(
+                ExecutionError::NotFound(_)
+                | ExecutionError::Engine(EngineError::NotFound(_) | EngineError::WorkflowClosed),
+            ) => {
+                self.forget_row(Keyspace::Tasks, row).await;
+                Ok(None)
+            }
+            Err(err) => Err(err),
+        }
+    }
+
     /// Writes state + events + index rows in one batch, flushes, then applies the effects. A
     /// continue-as-new ([`Effect::StartRun`]) starts the new run in the same batch.
     async fn commit_transition(

@@ -15,11 +15,11 @@ use temporalio_protos::temporal::api::{
 };
 use tokio::time::Instant;
 
-use super::{ExecutionError, Executions, QueuedTask, RunKey, TASK_WORKFLOW, keys};
+use super::{ExecutionError, Executions, QueuedTask, RunKey, TASK_WORKFLOW};
 use crate::{
     engine::{self, EngineError},
     matching::{QueueKey, QueueKind},
-    store::{Keyspace, WriteBatch},
+    store::WriteBatch,
     tokens::TaskClaims,
 };
 
@@ -65,32 +65,14 @@ impl Executions {
         task: &QueuedTask,
         request: &PollWorkflowTaskQueueRequest,
     ) -> Result<Option<PollWorkflowTaskQueueResponse>, ExecutionError> {
-        let row = keys::task(
-            &task.run,
-            TASK_WORKFLOW,
-            task.scheduled_event_id,
-            task.attempt,
-        );
-        let mut consumed = WriteBatch::default();
-        consumed.delete(Keyspace::Tasks, row.clone());
-        let (scheduled, attempt) = (task.scheduled_event_id, task.attempt);
-        let outcome = self
-            .mutate(&task.run, consumed, |state, now| {
-                engine::workflow_task_started(state, scheduled, attempt, &request.identity, "", now)
-                    .map(|t| (t, ()))
+        let identity = request.identity.as_str();
+        let Some(state) = self
+            .claim_task(task, TASK_WORKFLOW, |state, scheduled, attempt, now| {
+                engine::workflow_task_started(state, scheduled, attempt, identity, "", now)
             })
-            .await;
-        let state = match outcome {
-            Ok((state, ())) => state,
-            Err(ExecutionError::NotFound(_) | ExecutionError::Engine(EngineError::NotFound(_))) => {
-                self.forget_row(Keyspace::Tasks, row).await;
-                return Ok(None);
-            }
-            Err(ExecutionError::Engine(EngineError::WorkflowClosed)) => {
-                self.forget_row(Keyspace::Tasks, row).await;
-                return Ok(None);
-            }
-            Err(err) => return Err(err),
+            .await?
+        else {
+            return Ok(None);
         };
         let info = state
             .pending_workflow_task()
