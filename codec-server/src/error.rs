@@ -2,7 +2,9 @@
 
 use std::path::PathBuf;
 
-use crate::{config::ConfigError, policy::PolicyError};
+use lockstep_policy::PolicyError;
+
+use crate::config::ConfigError;
 
 /// Why the codec server could not start (or stopped). All variants are fatal: fix what the
 /// message names and start again.

@@ -15,6 +15,7 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, header};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
+use lockstep_policy::{Policy, Role};
 
 use crate::{
     audit::{AuditLog, AuditRecord, AuthMethod},
@@ -22,7 +23,6 @@ use crate::{
     config::LimitsConfig,
     cors::{Cors, Origin, add_vary},
     jwt::{TokenVerifier, VerifiedToken},
-    policy::{Policy, Role},
     rate_limit::RateLimiter,
     wire,
 };

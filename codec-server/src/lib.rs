@@ -15,7 +15,7 @@
 //! - `handler`: one request from routing to the audit line; the order of the checks.
 //! - `tls`: rustls, TLS 1.3, optional but verified client certificates.
 //! - `jwt`: the bearer-token verifier (EdDSA, ES256; PEM keys or JWKS).
-//! - `policy`: [`Policy`], the server's TOML grant format, loaded by our own code.
+//! - [`Policy`]: the server's TOML grant format, from the shared `lockstep-policy` crate.
 //! - `cors`: the origin allowlist and preflight answers for the web UI.
 //! - `rate_limit`: per-principal token buckets.
 //! - `audit`: the JSON-lines audit log.
@@ -43,7 +43,6 @@ mod error;
 mod handler;
 mod jwt;
 mod keys;
-mod policy;
 mod rate_limit;
 mod server;
 mod tls;
@@ -63,7 +62,7 @@ pub use dev_token::{
 pub use error::CodecServerError;
 pub use jwt::{NAMESPACES_CLAIM, TokenError};
 pub use keys::SdkCodec;
-pub use policy::{Policy, PolicyError, Role};
+pub use lockstep_policy::{Policy, PolicyError, Role};
 pub use server::CodecServer;
 /// The payload type the [`Codec`] trait works on.
 pub use temporalio_protos::temporal::api::common::v1::Payload;

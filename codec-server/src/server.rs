@@ -12,6 +12,8 @@ use hyper_util::{
 use tokio::{net::TcpListener, sync::Semaphore};
 use tokio_rustls::TlsAcceptor;
 
+use lockstep_policy::Policy;
+
 use crate::{
     audit::AuditLog,
     codec::Codec,
@@ -20,7 +22,6 @@ use crate::{
     error::CodecServerError,
     handler::{AppState, Peer, handle},
     jwt::TokenVerifier,
-    policy::Policy,
     rate_limit::RateLimiter,
     tls,
 };

@@ -3,7 +3,8 @@
 //! any handler runs. Deny by default; this module never sees payloads.
 //!
 //! - `peer`: the authenticated caller of a connection.
-//! - `policy`: the TOML policy (grants of roles on namespaces to principals).
+//! - the TOML policy (grants of roles on namespaces to principals) lives in `lockstep-policy`,
+//!   shared with the codec server.
 //! - `permissions`: what each RPC requires.
 //! - `namespace_field`: reads a request's namespace without decoding the message.
 //! - `layer`: the tower layer.
@@ -12,9 +13,8 @@ mod layer;
 mod namespace_field;
 mod peer;
 mod permissions;
-mod policy;
 
 pub use layer::{AuthLayer, Authorize, AuthorizedNamespace};
+pub use lockstep_policy::{Policy, PolicyError, Role};
 pub use peer::Peer;
 pub use permissions::{Requirement, requirement};
-pub use policy::{Policy, PolicyError, Role};

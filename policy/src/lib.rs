@@ -1,4 +1,9 @@
-//! The authorization policy: which principals hold which roles in which namespaces.
+//! `lockstep-policy`: the authorization policy shared by the Lockstep server and the codec
+//! server — which principals hold which roles in which namespaces. One module, no I/O beyond
+//! reading the policy file.
+//!
+//! Never: grant anything that no rule grants (deny by default), or treat a malformed policy as
+//! empty (it is an error naming the file and the grant).
 //!
 //! ```toml
 //! [[grant]]
