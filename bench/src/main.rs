@@ -6,12 +6,18 @@
 //!   start-up time, data size.
 //! - `compare`: `run` on both servers, alternating, over several rounds; medians and ratios.
 //! - `startup`: `lockstep server start-dev` spawn → first successful RPC, and idle RSS.
+//! - `scale`: `run` on Lockstep data directories already holding 0, 100k, 1M closed executions
+//!   (seeded in-process through the server's own library by `seed`).
+//! - `workflows`: the benchmark worker's workflows, with a long-history one.
 
 mod compare;
 mod procfs;
 mod run;
+mod scale;
+mod seed;
 mod servers;
 mod startup;
+mod workflows;
 
 use clap::{Parser, Subcommand};
 
@@ -41,6 +47,11 @@ enum Command {
     ///
     /// Example: lockstep-bench startup --runs 5 --lockstep target/release/lockstep
     Startup(startup::Args),
+    /// Measure a workload on Lockstep data directories already holding N closed executions
+    /// (seeded in-process), to show CPU per workflow stays flat as the store grows.
+    ///
+    /// Example: lockstep-bench scale --stored 0,100000,1000000 --count 1000 --concurrency 100
+    Scale(scale::Args),
 }
 
 #[tokio::main]
@@ -49,5 +60,6 @@ async fn main() -> anyhow::Result<()> {
         Command::Run(args) => run::run(args).await,
         Command::Compare(args) => compare::run(args).await,
         Command::Startup(args) => startup::run(args).await,
+        Command::Scale(args) => scale::run(args).await,
     }
 }

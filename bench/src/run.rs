@@ -10,7 +10,7 @@ use std::{
 
 use anyhow::{Context, bail};
 use lockstep_tests::sdk::{
-    WorkerHandle, client, run_worker_with, try_connect, worker_options,
+    WorkerHandle, client, run_worker_with, try_connect,
     workflows::{CountSignalsWorkflow, EchoWorkflow, OneActivityWorkflow, SleepWorkflow},
 };
 use serde::{Deserialize, Serialize};
@@ -26,6 +26,7 @@ use tokio::task::JoinSet;
 use crate::{
     procfs::{self, MachineCpu},
     servers::{Server, ServerKind},
+    workflows::ManyStepsWorkflow,
 };
 
 /// How many signals the `signals` workload sends to each workflow.
@@ -56,6 +57,9 @@ pub(crate) enum Workload {
     /// `CountSignalsWorkflow`: the driver sends 10 signals, one after another; the workflow
     /// completes after the 10th.
     Signals,
+    /// `ManyStepsWorkflow`: `--steps` `greet` activities one after another (six history events
+    /// each: 1,666 steps make a history of 10,000 events).
+    Steps,
 }
 
 impl Workload {
@@ -66,6 +70,7 @@ impl Workload {
             Workload::NoActivity => "no-activity",
             Workload::Timer => "timer",
             Workload::Signals => "signals",
+            Workload::Steps => "steps",
         }
     }
 }
@@ -99,6 +104,9 @@ pub(crate) struct LoadArgs {
     /// Seconds one workflow (start → result) may take before it counts as an error.
     #[arg(long, default_value_t = 120)]
     pub(crate) timeout_secs: u64,
+    /// Activities per workflow of the `steps` workload.
+    #[arg(long, default_value_t = 1666)]
+    pub(crate) steps: u32,
     /// The lockstep binary.
     #[arg(long, default_value = "target/release/lockstep")]
     pub(crate) lockstep: PathBuf,
@@ -190,6 +198,15 @@ const MIB: f64 = 1024.0 * 1024.0;
 
 /// Starts the server, a worker and the driver; measures; kills the server.
 pub(crate) async fn run_once(target: TargetName, load: &LoadArgs) -> anyhow::Result<RunReport> {
+    run_once_on(target, load, None).await
+}
+
+/// [`run_once`] on an existing data directory (Lockstep's start-dev layout) when given.
+pub(crate) async fn run_once_on(
+    target: TargetName,
+    load: &LoadArgs,
+    data_dir: Option<&std::path::Path>,
+) -> anyhow::Result<RunReport> {
     if load.count == 0 || load.concurrency == 0 {
         bail!("--count and --concurrency must be at least 1");
     }
@@ -213,13 +230,13 @@ pub(crate) async fn run_once(target: TargetName, load: &LoadArgs) -> anyhow::Res
         }
         TargetName::Temporal => ServerKind::Temporal,
     };
-    let mut server = Server::start(&kind).await?;
+    let mut server = Server::start(&kind, data_dir).await?;
     let pid = server.pid();
     tokio::time::sleep(Duration::from_secs_f64(load.idle_secs.max(0.0))).await;
     let idle_rss = procfs::tree_rss(pid);
 
     let task_queue = format!("bench-{}", uuid::Uuid::new_v4());
-    let mut options = worker_options(&task_queue)?;
+    let mut options = crate::workflows::worker_options(&task_queue)?;
     if let Some(slots) = load.worker_slots {
         options.tuner = TunerHolder::builder()
             .workflow_task_slot_supplier(FixedSizeSlotSupplier::new(slots))
@@ -240,6 +257,7 @@ pub(crate) async fn run_once(target: TargetName, load: &LoadArgs) -> anyhow::Res
         client: starter,
         task_queue: task_queue.clone(),
         workload: load.workload,
+        steps: load.steps,
         timeout: Duration::from_secs(load.timeout_secs),
     };
 
@@ -337,6 +355,7 @@ struct Driver {
     client: Client,
     task_queue: String,
     workload: Workload,
+    steps: u32,
     timeout: Duration,
 }
 
@@ -360,9 +379,10 @@ impl Driver {
             while next < count && tasks.len() < concurrency {
                 let workflow_id = format!("{prefix}-{next}");
                 let (client, task_queue) = (self.client.clone(), self.task_queue.clone());
-                let (workload, timeout) = (self.workload, self.timeout);
+                let (workload, steps, timeout) = (self.workload, self.steps, self.timeout);
                 tasks.spawn(async move {
-                    let run = one_workflow(client, task_queue, workflow_id.clone(), workload);
+                    let run =
+                        one_workflow(client, task_queue, workflow_id.clone(), workload, steps);
                     match tokio::time::timeout(timeout, run).await {
                         Ok(Ok(latency)) => Ok(latency),
                         Ok(Err(error)) => Err(format!("{workflow_id}: {error:#}")),
@@ -389,6 +409,7 @@ async fn one_workflow(
     task_queue: String,
     workflow_id: String,
     workload: Workload,
+    steps: u32,
 ) -> anyhow::Result<Duration> {
     let options = WorkflowStartOptions::new(task_queue, workflow_id.clone()).build();
     let result = WorkflowGetResultOptions::default;
@@ -439,6 +460,15 @@ async fn one_workflow(
             let ticks = handle.get_result(result()).await?;
             if ticks != SIGNALS_PER_WORKFLOW {
                 bail!("unexpected result {ticks}");
+            }
+        }
+        Workload::Steps => {
+            let handle = client
+                .start_workflow(ManyStepsWorkflow::run, steps, options)
+                .await?;
+            let done = handle.get_result(result()).await?;
+            if done != steps {
+                bail!("unexpected result {done}");
             }
         }
     }

@@ -56,10 +56,15 @@ pub(crate) struct Server {
 }
 
 impl Server {
-    /// Starts the server and waits until it serves the `default` namespace.
-    pub(crate) async fn start(kind: &ServerKind) -> anyhow::Result<Server> {
+    /// Starts the server and waits until it serves the `default` namespace: on `data_dir` when
+    /// given (kept afterwards, e.g. one seeded with stored executions), else on a fresh
+    /// temporary one.
+    pub(crate) async fn start(
+        kind: &ServerKind,
+        data_dir: Option<&Path>,
+    ) -> anyhow::Result<Server> {
         let dir = tempfile::tempdir()?;
-        let data_dir = dir.path().join("data");
+        let data_dir = data_dir.map_or_else(|| dir.path().join("data"), Path::to_path_buf);
         std::fs::create_dir_all(&data_dir)?;
         let stderr_log = dir.path().join("server.stderr.log");
         let stderr = std::fs::File::create(&stderr_log)?;

@@ -6,7 +6,9 @@
 //! - `workflows`: starting, signalling, reading workflows; polling and answering tasks.
 //! - `payload_policy`: refuses cleartext payloads in `encrypted-only` namespaces.
 //! - `status`: the one mapping from domain errors to gRPC status codes.
+//! - `compression`: which responses are worth gzip.
 
+mod compression;
 mod namespaces;
 mod payload_policy;
 mod status;
@@ -18,6 +20,7 @@ use std::sync::Arc;
 use temporalio_protos::temporal::api::workflowservice::v1::*;
 use tonic::{Request, Response, Status};
 
+use compression::reply;
 pub use payload_policy::ENCRYPTED_ENCODING;
 use payload_policy::PayloadGuard;
 
@@ -72,7 +75,7 @@ impl WorkflowService for WorkflowApi {
         &self,
         _request: Request<GetSystemInfoRequest>,
     ) -> Result<Response<GetSystemInfoResponse>, Status> {
-        Ok(Response::new(system::system_info()))
+        Ok(reply(system::system_info()))
     }
 
     async fn register_namespace(
@@ -81,21 +84,21 @@ impl WorkflowService for WorkflowApi {
     ) -> Result<Response<RegisterNamespaceResponse>, Status> {
         namespaces::register(&self.state, request.into_inner())
             .await
-            .map(Response::new)
+            .map(reply)
     }
 
     async fn describe_namespace(
         &self,
         request: Request<DescribeNamespaceRequest>,
     ) -> Result<Response<DescribeNamespaceResponse>, Status> {
-        namespaces::describe(&self.state, request).map(Response::new)
+        namespaces::describe(&self.state, request).map(reply)
     }
 
     async fn list_namespaces(
         &self,
         request: Request<ListNamespacesRequest>,
     ) -> Result<Response<ListNamespacesResponse>, Status> {
-        namespaces::list(&self.state, request).map(Response::new)
+        namespaces::list(&self.state, request).map(reply)
     }
 
     async fn update_namespace(
@@ -104,7 +107,7 @@ impl WorkflowService for WorkflowApi {
     ) -> Result<Response<UpdateNamespaceResponse>, Status> {
         namespaces::update(&self.state, request.into_inner())
             .await
-            .map(Response::new)
+            .map(reply)
     }
 
     async fn start_workflow_execution(
@@ -113,7 +116,7 @@ impl WorkflowService for WorkflowApi {
     ) -> Result<Response<StartWorkflowExecutionResponse>, Status> {
         workflows::start(&self.state, request.into_inner())
             .await
-            .map(Response::new)
+            .map(reply)
     }
 
     async fn signal_with_start_workflow_execution(
@@ -122,7 +125,7 @@ impl WorkflowService for WorkflowApi {
     ) -> Result<Response<SignalWithStartWorkflowExecutionResponse>, Status> {
         workflows::signal_with_start(&self.state, request.into_inner())
             .await
-            .map(Response::new)
+            .map(reply)
     }
 
     async fn request_cancel_workflow_execution(
@@ -131,7 +134,7 @@ impl WorkflowService for WorkflowApi {
     ) -> Result<Response<RequestCancelWorkflowExecutionResponse>, Status> {
         workflows::request_cancel(&self.state, request.into_inner())
             .await
-            .map(Response::new)
+            .map(reply)
     }
 
     async fn terminate_workflow_execution(
@@ -140,7 +143,7 @@ impl WorkflowService for WorkflowApi {
     ) -> Result<Response<TerminateWorkflowExecutionResponse>, Status> {
         workflows::terminate(&self.state, request.into_inner())
             .await
-            .map(Response::new)
+            .map(reply)
     }
 
     async fn signal_workflow_execution(
@@ -149,7 +152,7 @@ impl WorkflowService for WorkflowApi {
     ) -> Result<Response<SignalWorkflowExecutionResponse>, Status> {
         workflows::signal(&self.state, request.into_inner())
             .await
-            .map(Response::new)
+            .map(reply)
     }
 
     async fn poll_workflow_task_queue(
@@ -158,7 +161,7 @@ impl WorkflowService for WorkflowApi {
     ) -> Result<Response<PollWorkflowTaskQueueResponse>, Status> {
         workflows::poll_workflow_task(&self.state, request.into_inner())
             .await
-            .map(Response::new)
+            .map(reply)
     }
 
     async fn respond_workflow_task_completed(
@@ -167,7 +170,7 @@ impl WorkflowService for WorkflowApi {
     ) -> Result<Response<RespondWorkflowTaskCompletedResponse>, Status> {
         workflows::complete_workflow_task(&self.state, request.into_inner())
             .await
-            .map(Response::new)
+            .map(reply)
     }
 
     async fn respond_workflow_task_failed(
@@ -176,7 +179,7 @@ impl WorkflowService for WorkflowApi {
     ) -> Result<Response<RespondWorkflowTaskFailedResponse>, Status> {
         workflows::fail_workflow_task(&self.state, request.into_inner())
             .await
-            .map(Response::new)
+            .map(reply)
     }
 
     async fn poll_activity_task_queue(
@@ -185,7 +188,7 @@ impl WorkflowService for WorkflowApi {
     ) -> Result<Response<PollActivityTaskQueueResponse>, Status> {
         workflows::poll_activity_task(&self.state, request.into_inner())
             .await
-            .map(Response::new)
+            .map(reply)
     }
 
     async fn respond_activity_task_completed(
@@ -194,7 +197,7 @@ impl WorkflowService for WorkflowApi {
     ) -> Result<Response<RespondActivityTaskCompletedResponse>, Status> {
         workflows::complete_activity(&self.state, request.into_inner())
             .await
-            .map(Response::new)
+            .map(reply)
     }
 
     async fn respond_activity_task_failed(
@@ -203,7 +206,7 @@ impl WorkflowService for WorkflowApi {
     ) -> Result<Response<RespondActivityTaskFailedResponse>, Status> {
         workflows::fail_activity(&self.state, request.into_inner())
             .await
-            .map(Response::new)
+            .map(reply)
     }
 
     async fn respond_activity_task_canceled(
@@ -212,7 +215,7 @@ impl WorkflowService for WorkflowApi {
     ) -> Result<Response<RespondActivityTaskCanceledResponse>, Status> {
         workflows::cancel_activity(&self.state, request.into_inner())
             .await
-            .map(Response::new)
+            .map(reply)
     }
 
     async fn record_activity_task_heartbeat(
@@ -221,7 +224,7 @@ impl WorkflowService for WorkflowApi {
     ) -> Result<Response<RecordActivityTaskHeartbeatResponse>, Status> {
         workflows::heartbeat(&self.state, request.into_inner())
             .await
-            .map(Response::new)
+            .map(reply)
     }
 
     async fn get_workflow_execution_history(
@@ -230,28 +233,28 @@ impl WorkflowService for WorkflowApi {
     ) -> Result<Response<GetWorkflowExecutionHistoryResponse>, Status> {
         workflows::history(&self.state, request.into_inner())
             .await
-            .map(Response::new)
+            .map(reply)
     }
 
     async fn describe_workflow_execution(
         &self,
         request: Request<DescribeWorkflowExecutionRequest>,
     ) -> Result<Response<DescribeWorkflowExecutionResponse>, Status> {
-        workflows::describe(&self.state, request.into_inner()).map(Response::new)
+        workflows::describe(&self.state, request.into_inner()).map(reply)
     }
 
     async fn list_workflow_executions(
         &self,
         request: Request<ListWorkflowExecutionsRequest>,
     ) -> Result<Response<ListWorkflowExecutionsResponse>, Status> {
-        workflows::list(&self.state, request.into_inner()).map(Response::new)
+        workflows::list(&self.state, request.into_inner()).map(reply)
     }
 
     async fn count_workflow_executions(
         &self,
         request: Request<CountWorkflowExecutionsRequest>,
     ) -> Result<Response<CountWorkflowExecutionsResponse>, Status> {
-        workflows::count(&self.state, request.into_inner()).map(Response::new)
+        workflows::count(&self.state, request.into_inner()).map(reply)
     }
 
     async fn delete_workflow_execution(
@@ -260,21 +263,21 @@ impl WorkflowService for WorkflowApi {
     ) -> Result<Response<DeleteWorkflowExecutionResponse>, Status> {
         workflows::delete(&self.state, request.into_inner())
             .await
-            .map(Response::new)
+            .map(reply)
     }
 
     async fn get_workflow_execution_history_reverse(
         &self,
         request: Request<GetWorkflowExecutionHistoryReverseRequest>,
     ) -> Result<Response<GetWorkflowExecutionHistoryReverseResponse>, Status> {
-        workflows::history_reverse(&self.state, request.into_inner()).map(Response::new)
+        workflows::history_reverse(&self.state, request.into_inner()).map(reply)
     }
 
     async fn get_search_attributes(
         &self,
         _request: Request<GetSearchAttributesRequest>,
     ) -> Result<Response<GetSearchAttributesResponse>, Status> {
-        Ok(Response::new(GetSearchAttributesResponse {
+        Ok(reply(GetSearchAttributesResponse {
             keys: crate::visibility::system_search_attributes(),
         }))
     }
@@ -283,9 +286,7 @@ impl WorkflowService for WorkflowApi {
         &self,
         request: Request<PollNexusTaskQueueRequest>,
     ) -> Result<Response<PollNexusTaskQueueResponse>, Status> {
-        workflows::poll_nexus(request.into_inner())
-            .await
-            .map(Response::new)
+        workflows::poll_nexus(request.into_inner()).await.map(reply)
     }
 
     async fn query_workflow(
@@ -294,22 +295,20 @@ impl WorkflowService for WorkflowApi {
     ) -> Result<Response<QueryWorkflowResponse>, Status> {
         workflows::query(&self.state, request.into_inner())
             .await
-            .map(Response::new)
+            .map(reply)
     }
 
     async fn respond_query_task_completed(
         &self,
         request: Request<RespondQueryTaskCompletedRequest>,
     ) -> Result<Response<RespondQueryTaskCompletedResponse>, Status> {
-        workflows::respond_query(&self.state, request.into_inner()).map(Response::new)
+        workflows::respond_query(&self.state, request.into_inner()).map(reply)
     }
 
     async fn shutdown_worker(
         &self,
         request: Request<ShutdownWorkerRequest>,
     ) -> Result<Response<ShutdownWorkerResponse>, Status> {
-        Ok(Response::new(workflows::shutdown_worker(
-            request.into_inner(),
-        )))
+        Ok(reply(workflows::shutdown_worker(request.into_inner())))
     }
 }

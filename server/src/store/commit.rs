@@ -1,46 +1,59 @@
-//! Group commit: many concurrent writers share one flush.
+//! Group commit: many concurrent writers share one apply and one flush.
 //!
-//! [`Committer::commit`] applies a batch on a blocking thread, registers as a waiter, and waits.
-//! One background task takes *all* registered waiters, then starts a flush, then tells each of
-//! them the result. Because a waiter registers only after its apply returned, and the flusher
-//! takes waiters before it starts the flush, every waiter is answered by a flush that started
-//! after its apply: the batch is on disk when `commit` returns `Ok`. Waiters that arrive while
-//! a flush runs are served by the next one, so N concurrent commits cost one or two flushes.
+//! [`Committer::commit`] hands its batch to one dedicated commit thread and waits. The thread
+//! takes *every* batch queued since its last turn, applies them together as one atomic store
+//! batch, flushes once, and then answers each of their callers. A caller is answered only by
+//! the flush that followed the apply of its own batch, so the batch is on disk when `commit`
+//! returns `Ok`. Batches queued while a turn runs are served by the next turn, so N concurrent
+//! commits cost one or two applies and flushes, and each commit costs two thread hand-offs
+//! (to the commit thread and back), not one blocking-pool task per apply and per flush.
+//!
+//! Merging is safe because the merged batch applies its operations in queue order (a later
+//! write to a key wins, as if the batches had been applied one after another) and is atomic as
+//! a whole: a failed apply applied none of them, and every caller of that turn gets the error.
+//! Batches that could never apply (a reserved key) are refused before they are queued, so one
+//! caller's bad batch cannot fail the others.
 //!
 //! A failed flush fails every waiter of that flush, is logged, and stops the committer: after
 //! a failed fsync nobody knows which earlier writes reached the disk, so every later commit
 //! fails too (fail-stop) and the process must restart and recover from what is on disk.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 
-use tokio::sync::{Notify, oneshot};
+use tokio::sync::oneshot;
 
-use super::{Store, StoreError, WriteBatch};
+use super::{Store, StoreError, WriteBatch, check_reserved};
 
 type Waiter = oneshot::Sender<Result<(), StoreError>>;
 
-/// Applies batches and acknowledges them only once they are durable, sharing flushes.
+/// Applies batches and acknowledges them only once they are durable, sharing applies and
+/// flushes.
 ///
-/// Cheap to clone; all clones share one background flusher, which stops when the last clone
-/// is dropped.
+/// Cheap to clone; all clones share one commit thread, which stops when the last clone is
+/// dropped (after answering everything queued).
 #[derive(Clone)]
 pub struct Committer {
     handle: Arc<Handle>,
 }
 
 impl Committer {
-    /// Starts the background flusher for `store`.
+    /// Starts the commit thread for `store`.
     ///
-    /// Must be called from within a Tokio runtime (it spawns a task, like `tokio::spawn`).
+    /// # Panics
+    /// If the operating system refuses to start a thread (at start-up, before any request).
     pub fn start(store: Arc<dyn Store>) -> Committer {
         let shared = Arc::new(Shared {
             store,
             state: Mutex::new(State::default()),
-            wake: Notify::new(),
+            wake: Condvar::new(),
             flushes: AtomicU64::new(0),
         });
-        tokio::spawn(run_flusher(Arc::clone(&shared)));
+        let worker = Arc::clone(&shared);
+        std::thread::Builder::new()
+            .name("lockstep-commit".into())
+            .spawn(move || run_commit_thread(&worker))
+            .unwrap_or_else(|e| panic!("cannot start the commit thread: {e}"));
         Committer {
             handle: Arc::new(Handle { shared }),
         }
@@ -53,25 +66,14 @@ impl Committer {
     /// batch just waits for a flush. If the returned future is dropped early the batch may or
     /// may not be applied.
     pub async fn commit(&self, batch: WriteBatch) -> Result<(), StoreError> {
-        let shared = &self.handle.shared;
-        if let Some(error) = shared.lock().failed.clone() {
-            return Err(error);
-        }
-        if !batch.is_empty() {
-            let store = Arc::clone(&shared.store);
-            tokio::task::spawn_blocking(move || store.apply(&batch))
-                .await
-                .map_err(|e| StoreError::Unavailable {
-                    reason: format!("apply task did not complete: {e}"),
-                })??;
-        }
-        self.wait_for_flush().await
+        check_reserved(&batch)?;
+        self.enqueue(batch).await
     }
 
     /// Waits for a flush that starts after this call; for shutdown, or to make batches that
     /// were applied directly on the store durable.
     pub async fn flush_now(&self) -> Result<(), StoreError> {
-        self.wait_for_flush().await
+        self.enqueue(WriteBatch::new()).await
     }
 
     /// The store, for reads.
@@ -84,7 +86,7 @@ impl Committer {
         self.handle.shared.flushes.load(Ordering::Relaxed)
     }
 
-    async fn wait_for_flush(&self) -> Result<(), StoreError> {
+    async fn enqueue(&self, batch: WriteBatch) -> Result<(), StoreError> {
         let shared = &self.handle.shared;
         let (tx, rx) = oneshot::channel();
         {
@@ -92,12 +94,12 @@ impl Committer {
             if let Some(error) = state.failed.clone() {
                 return Err(error);
             }
-            state.waiters.push(tx);
+            state.queue.push((batch, tx));
         }
         shared.wake.notify_one();
         rx.await.unwrap_or_else(|_| {
             Err(StoreError::Unavailable {
-                reason: "the flusher task stopped (runtime shutting down)".into(),
+                reason: "the commit thread stopped".into(),
             })
         })
     }
@@ -111,7 +113,7 @@ impl std::fmt::Debug for Committer {
     }
 }
 
-/// Owned by the `Committer` clones only (not the flusher), so its drop means "no more users".
+/// Owned by the `Committer` clones only (not the thread), so its drop means "no more users".
 struct Handle {
     shared: Arc<Shared>,
 }
@@ -123,12 +125,12 @@ impl Drop for Handle {
     }
 }
 
-/// State shared by the committers and the flusher task.
+/// State shared by the committers and the commit thread.
 struct Shared {
     store: Arc<dyn Store>,
     state: Mutex<State>,
-    /// Wakes the flusher when waiters arrive or the last committer is dropped.
-    wake: Notify,
+    /// Wakes the commit thread when batches arrive or the last committer is dropped.
+    wake: Condvar,
     /// Completed flushes, for tests and benchmarks.
     flushes: AtomicU64,
 }
@@ -143,52 +145,68 @@ impl Shared {
 
 #[derive(Default)]
 struct State {
-    /// Commits whose apply finished, waiting for the next flush to start and finish.
-    waiters: Vec<Waiter>,
+    /// Batches (possibly empty: flush only) waiting for the next turn, in arrival order.
+    queue: Vec<(WriteBatch, Waiter)>,
     /// Set by the first failed flush; every later commit fails with it.
     failed: Option<StoreError>,
     /// Set when the last `Committer` is dropped.
     closed: bool,
 }
 
-async fn run_flusher(shared: Arc<Shared>) {
+/// The commit thread: one turn per group of queued batches, until the last committer is gone
+/// and the queue is empty.
+fn run_commit_thread(shared: &Shared) {
     loop {
-        let waiters = {
+        let queued = {
             let mut state = shared.lock();
-            if state.waiters.is_empty() && state.closed {
+            while state.queue.is_empty() && !state.closed {
+                state = shared
+                    .wake
+                    .wait(state)
+                    .unwrap_or_else(PoisonError::into_inner);
+            }
+            if state.queue.is_empty() {
                 return;
             }
-            std::mem::take(&mut state.waiters)
+            std::mem::take(&mut state.queue)
         };
-        if waiters.is_empty() {
-            // A notify_one sent since the check above is stored as a permit, so no wake-up
-            // is lost between the check and this await.
-            shared.wake.notified().await;
-            continue;
-        }
-
-        let store = Arc::clone(&shared.store);
-        let result = match tokio::task::spawn_blocking(move || store.flush()).await {
-            Ok(result) => result,
-            Err(e) => Err(StoreError::Unavailable {
-                reason: format!("flush task did not complete: {e}"),
-            }),
-        };
-        shared.flushes.fetch_add(1, Ordering::Relaxed);
-
-        if let Err(error) = &result {
-            tracing::error!(
-                %error,
-                waiters = waiters.len(),
-                "store flush failed; failing every commit waiting on it and all later commits"
-            );
-            shared.lock().failed = Some(error.clone());
-        }
+        let (merged, waiters) = merge(queued);
+        let result = commit_group(shared, &merged);
         for waiter in waiters {
             // A waiter whose commit future was dropped is gone; nothing to tell it.
             let _ = waiter.send(result.clone());
         }
     }
+}
+
+/// One batch holding every queued operation in queue order, and the callers to answer.
+fn merge(queued: Vec<(WriteBatch, Waiter)>) -> (WriteBatch, Vec<Waiter>) {
+    let mut merged = WriteBatch::new();
+    let mut waiters = Vec::with_capacity(queued.len());
+    for (batch, waiter) in queued {
+        merged.extend(batch);
+        waiters.push(waiter);
+    }
+    (merged, waiters)
+}
+
+/// Applies `merged` and flushes. An apply error is that group's alone (nothing of it was
+/// applied); a flush error stops the committer for good.
+fn commit_group(shared: &Shared, merged: &WriteBatch) -> Result<(), StoreError> {
+    if let Some(error) = shared.lock().failed.clone() {
+        return Err(error);
+    }
+    shared.store.apply(merged)?;
+    let result = shared.store.flush();
+    shared.flushes.fetch_add(1, Ordering::Relaxed);
+    if let Err(error) = &result {
+        tracing::error!(
+            %error,
+            "store flush failed; failing every commit waiting on it and all later commits"
+        );
+        shared.lock().failed = Some(error.clone());
+    }
+    result
 }
 
 #[cfg(test)]
@@ -342,8 +360,48 @@ mod tests {
         assert_eq!(committer.flush_count(), 2);
     }
 
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn a_bad_batch_fails_alone_among_concurrent_commits() {
+        let model = DurabilityModel::new(false);
+        let committer = Committer::start(model.clone());
+        let mut bad = batch(b"bad");
+        bad.delete(Keyspace::Meta, crate::store::FORMAT_KEY);
+        let good = (0..10u32).map(|i| committer.commit(batch(&i.to_be_bytes())));
+        let (bad_result, good_results) =
+            tokio::join!(committer.commit(bad), futures::future::join_all(good));
+        assert!(matches!(bad_result, Err(StoreError::ReservedKey { .. })));
+        for (i, result) in good_results.into_iter().enumerate() {
+            result.unwrap();
+            assert!(model.is_durable(&(i as u32).to_be_bytes()));
+        }
+        assert!(!model.is_durable(b"bad"));
+    }
+
+    #[test]
+    fn merged_batches_apply_in_queue_order() {
+        let (tx1, _rx1) = oneshot::channel();
+        let (tx2, _rx2) = oneshot::channel();
+        let mut first = WriteBatch::new();
+        first
+            .put(Keyspace::History, b"k".to_vec(), b"1".to_vec())
+            .put(Keyspace::Tasks, b"gone".to_vec(), b"x".to_vec());
+        let mut second = WriteBatch::new();
+        second
+            .put(Keyspace::History, b"k".to_vec(), b"2".to_vec())
+            .delete(Keyspace::Tasks, b"gone".to_vec());
+        let (merged, waiters) = merge(vec![(first, tx1), (second, tx2)]);
+        assert_eq!(waiters.len(), 2);
+        let store = MemoryStore::new();
+        store.apply(&merged).unwrap();
+        assert_eq!(
+            store.get(Keyspace::History, b"k").unwrap(),
+            Some(b"2".to_vec())
+        );
+        assert_eq!(store.get(Keyspace::Tasks, b"gone").unwrap(), None);
+    }
+
     #[tokio::test]
-    async fn flusher_stops_when_last_committer_is_dropped() {
+    async fn commit_thread_stops_when_last_committer_is_dropped() {
         let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
         let committer = Committer::start(Arc::clone(&store));
         let clone = committer.clone();
@@ -351,13 +409,13 @@ mod tests {
         drop(committer);
         clone.flush_now().await.unwrap();
         drop(clone);
-        // The flusher owned the last other reference to the store.
-        for _ in 0..100 {
+        // The commit thread owned the last other reference to the store.
+        for _ in 0..500 {
             if Arc::strong_count(&store) == 1 {
                 return;
             }
-            tokio::task::yield_now().await;
+            tokio::time::sleep(Duration::from_millis(10)).await;
         }
-        panic!("flusher task still holds the store");
+        panic!("the commit thread still holds the store");
     }
 }
