@@ -18,6 +18,7 @@
 //! - `activity/`: started, completed, failed (with `retry.rs`), canceled, heartbeat, timeouts.
 //! - `fire.rs` + `timer_task.rs`: durable timers and what happens when they fire.
 //! - `describe.rs`: read-only views (describe, activity poll data).
+//! - `rebuild.rs` + `reset.rs`: a run's state rebuilt from its history; ResetWorkflowExecution.
 //! - `time.rs`: millisecond ↔ protobuf time conversions.
 //!
 //! # Contract
@@ -39,6 +40,8 @@ mod describe;
 mod error;
 mod events;
 mod fire;
+mod rebuild;
+mod reset;
 mod retry;
 mod signal;
 mod start;
@@ -62,6 +65,11 @@ pub use child::{
 };
 pub use error::EngineError;
 pub use fire::fire_timer;
+pub use rebuild::{RebuildError, RunIdentity, rebuild};
+pub use reset::{
+    RESET_IDENTITY, RESETTER_IDENTITY, ResetPlan, record_reset, reset_prefix_len, reset_run,
+    terminate_for_reset,
+};
 pub use signal::signal;
 pub use start::{NewRun, RunLineage, start_run, start_workflow, start_workflow_with_signal};
 pub use state::{ActivityInfo, ChildInfo, MutableState, ParentInfo, WorkflowTaskInfo};
