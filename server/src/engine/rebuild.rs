@@ -12,6 +12,8 @@
 //! first, nothing after a close, and every event referring to something pending (a task, an
 //! activity, a timer, a child). Anything else is a [`RebuildError`] naming the event.
 
+use std::collections::BTreeMap;
+
 use prost::Message;
 use temporalio_protos::temporal::api::{
     command::v1::StartChildWorkflowExecutionCommandAttributes,
@@ -65,6 +67,7 @@ pub fn rebuild(
         next_event_id: 1,
         ..Default::default()
     };
+    let mut shadowed = BTreeMap::new();
     for event in events {
         let position = state.next_event_id;
         let fail = |reason: String| RebuildError {
@@ -84,7 +87,7 @@ pub fn rebuild(
             .attributes
             .as_ref()
             .ok_or_else(|| fail("event without attributes".into()))?;
-        apply(&mut state, event, attributes).map_err(fail)?;
+        apply(&mut state, &mut shadowed, event, attributes).map_err(fail)?;
         state.next_event_id = event.event_id.saturating_add(1);
         let size = i64::try_from(event.encoded_len()).unwrap_or(i64::MAX);
         state.history_size_bytes = state.history_size_bytes.saturating_add(size);
@@ -98,8 +101,15 @@ pub fn rebuild(
     Ok(state)
 }
 
-/// Applies one event to the state, as the transition that wrote it did.
-fn apply(state: &mut MutableState, event: &HistoryEvent, a: &Attributes) -> Result<(), String> {
+/// Applies one event to the state, as the transition that wrote it did. `shadowed` holds user
+/// timers whose id a newer timer took while their `TimerFired` was still buffered (it comes
+/// later in history), by started event id.
+fn apply(
+    state: &mut MutableState,
+    shadowed: &mut BTreeMap<i64, TimerInfo>,
+    event: &HistoryEvent,
+    a: &Attributes,
+) -> Result<(), String> {
     use Attributes as A;
     let id = event.event_id;
     let time = event.event_time;
@@ -200,17 +210,21 @@ fn apply(state: &mut MutableState, event: &HistoryEvent, a: &Attributes) -> Resu
         A::TimerStartedEventAttributes(t) => {
             let fire_at_ms =
                 ms(time.as_ref()).saturating_add(lenient_ms(t.start_to_fire_timeout.as_ref()));
-            state.timers.insert(
-                t.timer_id.clone(),
-                TimerInfo {
-                    timer_id: t.timer_id.clone(),
-                    started_event_id: id,
-                    fire_at_ms,
-                },
-            );
+            let timer = TimerInfo {
+                timer_id: t.timer_id.clone(),
+                started_event_id: id,
+                fire_at_ms,
+            };
+            if let Some(older) = state.timers.insert(t.timer_id.clone(), timer) {
+                shadowed.insert(older.started_event_id, older);
+            }
         }
-        A::TimerFiredEventAttributes(t) => end_timer(state, &t.timer_id, t.started_event_id)?,
-        A::TimerCanceledEventAttributes(t) => end_timer(state, &t.timer_id, t.started_event_id)?,
+        A::TimerFiredEventAttributes(t) => {
+            end_timer(state, shadowed, &t.timer_id, t.started_event_id)?;
+        }
+        A::TimerCanceledEventAttributes(t) => {
+            end_timer(state, shadowed, &t.timer_id, t.started_event_id)?;
+        }
         A::MarkerRecordedEventAttributes(_) => {}
         A::UpsertWorkflowSearchAttributesEventAttributes(u) => {
             if let Some(attributes) = &u.search_attributes {
@@ -402,12 +416,20 @@ fn pending_child(
 
 fn end_timer(
     state: &mut MutableState,
+    shadowed: &mut BTreeMap<i64, TimerInfo>,
     timer_id: &str,
     started_event_id: i64,
 ) -> Result<(), String> {
     match state.timers.get(timer_id) {
         Some(timer) if timer.started_event_id == started_event_id => {
             state.timers.remove(timer_id);
+            Ok(())
+        }
+        _ if shadowed
+            .get(&started_event_id)
+            .is_some_and(|timer| timer.timer_id == timer_id) =>
+        {
+            shadowed.remove(&started_event_id);
             Ok(())
         }
         _ => Err(format!(

@@ -5,16 +5,17 @@
 //! 1. `WorkflowTaskStarted` (identity `history-service`) if the prefix ends with the task only
 //!    scheduled, and `WorkflowTaskFailed` with cause `RESET_WORKFLOW`, the base and new run ids
 //!    and a `ResetWorkflowFailureInfo` failure carrying the reason;
-//! 2. `ActivityTaskFailed` (reset failure, `NON_RETRYABLE_FAILURE`) for an activity the prefix
-//!    leaves started; every other pending activity is dispatched again from attempt 1 and its
-//!    schedule-to-close deadline restarts now;
+//! 2. nothing for pending activities: they are dispatched again from attempt 1 and their
+//!    schedule-to-close deadline restarts now (the prefix never leaves one started: that would
+//!    split the batch in which `ActivityTaskStarted` and the activity's outcome were written,
+//!    and such a point is refused, as Temporal refuses points inside an event batch);
 //! 3. the signals the base run (and the runs it continued as new into) received after the reset
 //!    point, as new `WorkflowExecutionSignaled` events, unless excluded;
 //! 4. `WorkflowTaskScheduled` (attempt 1).
 //!
 //! The state is the prefix rebuilt (`rebuild.rs`); pending user timers are armed again for
-//! their original fire time, and the run and execution timeouts restart at the reset (as
-//! Temporal's `RefreshExpirationTimeoutTask`). The run that the reset replaces is terminated by
+//! their original fire time, and the run's start time and its run and execution timeouts
+//! restart at the reset (as Temporal's `RefreshExpirationTimeoutTask`). The run that the reset replaces is terminated by
 //! [`terminate_for_reset`] (reason = the reset reason, identity `history-resetter`), without
 //! telling a parent: the new run reports to it instead.
 //!
@@ -22,13 +23,12 @@
 //! (Temporal's newer flow) is not implemented.
 
 use temporalio_protos::temporal::api::{
-    common::v1::Payloads,
-    enums::v1::{RetryState, WorkflowExecutionStatus, WorkflowTaskFailedCause},
+    enums::v1::{EventType, WorkflowExecutionStatus, WorkflowTaskFailedCause},
     failure::v1::{Failure, ResetWorkflowFailureInfo, failure::FailureInfo},
     history::v1::{
-        ActivityTaskFailedEventAttributes, HistoryEvent,
-        WorkflowExecutionTerminatedEventAttributes, WorkflowTaskFailedEventAttributes,
-        WorkflowTaskStartedEventAttributes, history_event::Attributes,
+        HistoryEvent, WorkflowExecutionTerminatedEventAttributes,
+        WorkflowTaskFailedEventAttributes, WorkflowTaskStartedEventAttributes,
+        history_event::Attributes,
     },
 };
 
@@ -44,6 +44,8 @@ use super::{
 pub const RESET_IDENTITY: &str = "history-service";
 /// Identity on the termination of the run a reset replaces (Temporal's resetter).
 pub const RESETTER_IDENTITY: &str = "history-resetter";
+/// The request id of a `WorkflowTaskStarted` no poll asked for (Temporal's sentinel).
+const NO_POLL_REQUEST: &str = "emptyUuid";
 
 /// What a reset writes besides the base run's history.
 #[derive(Clone, Copy, Debug)]
@@ -95,6 +97,14 @@ pub fn reset_run(
             plan.finish_event_id
         )));
     };
+    if let Some(last) = prefix.last()
+        && last.event_type() == EventType::ActivityTaskStarted
+    {
+        return Err(EngineError::invalid(format!(
+            "cannot reset to event {}: event {} (ActivityTaskStarted) was written in one batch              with the event after it, and a reset point must follow a whole batch; pick the id              of a WorkflowTaskCompleted, WorkflowTaskFailed or WorkflowTaskTimedOut event",
+            plan.finish_event_id, last.event_id
+        )));
+    }
     if let Some(child) = rebuilt.children.values().next() {
         return Err(EngineError::invalid(format!(
             "cannot reset to event {}: child workflow {:?} (initiated by event {}) is still \
@@ -107,9 +117,10 @@ pub fn reset_run(
     }
     rebuilt.reset_request_id = plan.request_id.to_string();
     rebuilt.reset_run_id.clear();
+    rebuilt.start_time_ms = now;
     let (transition, ()) = transact(&mut rebuilt, now, |cx| {
         fail_reset_task(cx, plan, task.scheduled_event_id, task.started_event_id);
-        restart_activities(cx, prefix, plan.reason);
+        restart_activities(cx);
         rearm_timers(cx);
         if plan.reapply_signals {
             reapply_signals(cx, later);
@@ -172,6 +183,7 @@ fn fail_reset_task(cx: &mut Apply<'_>, plan: &ResetPlan<'_>, scheduled: i64, sta
             WorkflowTaskStartedEventAttributes {
                 scheduled_event_id: scheduled,
                 identity: RESET_IDENTITY.to_string(),
+                request_id: NO_POLL_REQUEST.to_string(),
                 history_size_bytes,
                 ..Default::default()
             },
@@ -183,7 +195,7 @@ fn fail_reset_task(cx: &mut Apply<'_>, plan: &ResetPlan<'_>, scheduled: i64, sta
             scheduled_event_id: scheduled,
             started_event_id,
             cause: WorkflowTaskFailedCause::ResetWorkflow as i32,
-            failure: Some(reset_failure(plan.reason, None)),
+            failure: Some(reset_failure(plan.reason)),
             identity: RESET_IDENTITY.to_string(),
             base_run_id: plan.base_run_id.to_string(),
             new_run_id: plan.new_run_id.to_string(),
@@ -192,26 +204,12 @@ fn fail_reset_task(cx: &mut Apply<'_>, plan: &ResetPlan<'_>, scheduled: i64, sta
     ));
 }
 
-/// Fails an activity the prefix leaves started; dispatches the others again from now.
-fn restart_activities(cx: &mut Apply<'_>, prefix: &[HistoryEvent], reason: &str) {
+/// Dispatches every pending activity again, from now.
+fn restart_activities(cx: &mut Apply<'_>) {
+    let now = cx.now;
     let activities: Vec<_> = cx.state.activities.values().cloned().collect();
     for info in activities {
         let scheduled = info.scheduled_event_id;
-        if info.is_started() {
-            cx.state.activities.remove(&scheduled);
-            cx.append(Attributes::ActivityTaskFailedEventAttributes(
-                ActivityTaskFailedEventAttributes {
-                    failure: Some(reset_failure(reason, info.heartbeat_details.clone())),
-                    scheduled_event_id: scheduled,
-                    started_event_id: started_event_of(prefix, scheduled),
-                    identity: info.started_identity.clone(),
-                    retry_state: RetryState::NonRetryableFailure as i32,
-                    ..Default::default()
-                },
-            ));
-            continue;
-        }
-        let now = cx.now;
         if let Some(pending) = cx.state.activities.get_mut(&scheduled) {
             pending.scheduled_time = Some(timestamp(now));
         }
@@ -226,22 +224,6 @@ fn restart_activities(cx: &mut Apply<'_>, prefix: &[HistoryEvent], reason: &str)
             ));
         }
     }
-}
-
-/// The id of the last `ActivityTaskStarted` of activity `scheduled` in `prefix` (0 if none).
-fn started_event_of(prefix: &[HistoryEvent], scheduled: i64) -> i64 {
-    prefix
-        .iter()
-        .rev()
-        .find_map(|event| match &event.attributes {
-            Some(Attributes::ActivityTaskStartedEventAttributes(a))
-                if a.scheduled_event_id == scheduled =>
-            {
-                Some(event.event_id)
-            }
-            _ => None,
-        })
-        .unwrap_or(0)
 }
 
 /// Arms every pending user timer again, for its original fire time.
@@ -304,13 +286,11 @@ fn restart_timeouts(cx: &mut Apply<'_>) {
 }
 
 /// Temporal's reset failure: the reason as message, `ResetWorkflowFailureInfo`.
-fn reset_failure(reason: &str, last_heartbeat_details: Option<Payloads>) -> Failure {
+fn reset_failure(reason: &str) -> Failure {
     Failure {
         message: reason.to_string(),
         failure_info: Some(FailureInfo::ResetWorkflowFailureInfo(
-            ResetWorkflowFailureInfo {
-                last_heartbeat_details,
-            },
+            ResetWorkflowFailureInfo::default(),
         )),
         ..Default::default()
     }

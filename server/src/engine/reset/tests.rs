@@ -166,6 +166,11 @@ fn reset_to_the_first_task_reapplies_later_signals() {
         "scheduled after the reset point"
     );
     assert_eq!(state.next_event_id(), 8);
+    assert_eq!(
+        state.start_time_ms(),
+        NOW,
+        "the reset run starts at the reset"
+    );
     assert!(!state.is_closed());
 
     let (_, without) = base.reset(first, false).unwrap();
@@ -254,37 +259,38 @@ fn a_task_only_scheduled_at_the_reset_point_is_started_then_failed() {
 }
 
 #[test]
-fn an_activity_the_prefix_leaves_started_fails_with_the_reset() {
+fn a_reset_point_inside_a_batch_is_refused() {
     let mut base = Base::new(&start_req());
     base.run_task(vec![schedule_activity_cmd("a", |_| {})]);
     base.signal(""); // 6, task scheduled at 7 and not started
     activity_task_started(&mut base.state, 5, 1, "aw", "ap", T0).unwrap();
     let t = complete_activity(&mut base.state, 5, 1, Some(payloads("r")), "aw", T0).unwrap();
-    assert_eq!(ids(&t), [8, 9]); // ActivityTaskStarted, ActivityTaskCompleted
-    base.take(t);
-
-    let (state, t) = base.reset(9, true).unwrap();
     assert_eq!(
-        new_events(&t, 9),
+        ids(&t),
+        [8, 9],
+        "ActivityTaskStarted and ActivityTaskCompleted, one batch"
+    );
+    base.take(t);
+    let err = base.reset(9, true).unwrap_err();
+    assert!(
+        matches!(&err, EngineError::InvalidArgument(m) if m.contains("one batch")),
+        "{err:?}"
+    );
+    // After the batch, the task scheduled at 7 is still pending: a valid point.
+    base.run_task(vec![]);
+    let (state, t) = base.reset(10, true).unwrap();
+    assert_eq!(
+        new_events(&t, 10),
         [
             EventType::WorkflowTaskStarted,
             EventType::WorkflowTaskFailed,
-            EventType::ActivityTaskFailed,
             EventType::WorkflowTaskScheduled
         ]
     );
-    let Some(A::ActivityTaskFailedEventAttributes(f)) = &t.events[10].attributes else {
-        panic!()
-    };
-    assert_eq!((f.scheduled_event_id, f.started_event_id), (5, 8));
-    assert_eq!(f.identity, "aw");
-    assert_eq!(f.retry_state, RetryState::NonRetryableFailure as i32);
-    assert_eq!(f.failure.as_ref().unwrap().message, "fix the bug");
-    assert_eq!(state.pending_activities().count(), 0);
-    assert!(
-        !t.effects
-            .iter()
-            .any(|e| matches!(e, Effect::ActivityTask { .. }))
+    assert_eq!(
+        state.pending_activities().count(),
+        0,
+        "it completed before the point"
     );
 }
 

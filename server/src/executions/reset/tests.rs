@@ -224,8 +224,7 @@ async fn bad_requests_change_nothing() {
         );
         assert!(message.contains("must be > 1"), "{message}");
     }
-    // Event 4 is a signal after the still-scheduled task: valid in Temporal too (a task is
-    // pending before it), so pick event 2, whose prefix holds no workflow task.
+    // Before event 2 no workflow task is pending: not a reset point.
     let message = invalid(executions.reset_workflow(&reset_request("", 2, "r")).await);
     assert!(message.contains("Can only reset"), "{message}");
     let message = invalid(executions.reset_workflow(&reset_request("", 3, "")).await);
