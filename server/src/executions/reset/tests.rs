@@ -16,11 +16,15 @@ use temporalio_protos::temporal::api::{
     },
 };
 
+use std::sync::Mutex;
+
+use prost::Message;
+
 use crate::{
-    engine::RESETTER_IDENTITY,
-    executions::{ExecutionError, Executions, RunKey},
+    engine::{MutableState, RESETTER_IDENTITY},
+    executions::{ExecutionError, Executions, RunKey, keys},
     namespaces::Namespaces,
-    store::{Committer, MemoryStore},
+    store::{Committer, Entry, Keyspace, MemoryStore, Store, StoreError, WriteBatch, WriteOp},
     tokens::TokenKey,
 };
 
@@ -28,9 +32,54 @@ const NS: &str = "default";
 const WF: &str = "wf";
 
 async fn executions() -> Arc<Executions> {
-    let committer = Committer::start(Arc::new(MemoryStore::default()));
+    executions_over(Arc::new(MemoryStore::default()))
+}
+
+fn executions_over(store: Arc<dyn Store>) -> Arc<Executions> {
+    let committer = Committer::start(store);
     let namespaces = Arc::new(Namespaces::load(committer.clone()).unwrap());
     Executions::open(committer, TokenKey::from_bytes([7; 32]), namespaces).unwrap()
+}
+
+/// A memory store that keeps a copy of every batch it applies.
+#[derive(Default)]
+struct Recording {
+    inner: MemoryStore,
+    batches: Mutex<Vec<WriteBatch>>,
+}
+
+impl Store for Recording {
+    fn get(&self, keyspace: Keyspace, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        self.inner.get(keyspace, key)
+    }
+
+    fn scan_prefix(
+        &self,
+        keyspace: Keyspace,
+        prefix: &[u8],
+        limit: usize,
+    ) -> Result<Vec<Entry>, StoreError> {
+        self.inner.scan_prefix(keyspace, prefix, limit)
+    }
+
+    fn scan_range(
+        &self,
+        keyspace: Keyspace,
+        start: &[u8],
+        end: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<Vec<Entry>, StoreError> {
+        self.inner.scan_range(keyspace, start, end, limit)
+    }
+
+    fn apply(&self, batch: &WriteBatch) -> Result<(), StoreError> {
+        self.batches.lock().unwrap().push(batch.clone());
+        self.inner.apply(batch)
+    }
+
+    fn flush(&self) -> Result<(), StoreError> {
+        self.inner.flush()
+    }
 }
 
 /// A running workflow whose first task is still scheduled (event 2), signalled twice (3, 4).
@@ -264,4 +313,57 @@ async fn reset_sticky_task_queue_needs_a_running_run() {
             .reset_sticky_task_queue(&sticky("missing"))
             .is_err()
     );
+}
+
+#[tokio::test]
+async fn the_terminated_run_the_new_run_and_the_pointer_are_one_batch() {
+    let store = Arc::new(Recording::default());
+    let executions = executions_over(store.clone());
+    let base = started_and_signalled(&executions).await;
+    store.batches.lock().unwrap().clear();
+
+    let new = executions
+        .reset_workflow(&reset_request("", 3, "reset-1"))
+        .await
+        .unwrap()
+        .run_id;
+    let batches = std::mem::take(&mut *store.batches.lock().unwrap());
+    assert_eq!(batches.len(), 1, "a reset applies exactly one batch");
+    let put = |keyspace: Keyspace, key: &[u8]| {
+        batches[0].ops().iter().find_map(|op| match op {
+            WriteOp::Put {
+                keyspace: k,
+                key: written,
+                value,
+            } if *k == keyspace && written == key => Some(value.clone()),
+            _ => None,
+        })
+    };
+    let state = |run_id: &str| {
+        let bytes = put(
+            Keyspace::Executions,
+            &keys::state(&RunKey::new(NS, WF, run_id)),
+        )
+        .unwrap_or_else(|| panic!("the batch writes the state of {run_id}"));
+        MutableState::decode(bytes.as_slice()).unwrap()
+    };
+    assert_eq!(state(&base).status(), WorkflowExecutionStatus::Terminated);
+    assert_eq!(state(&base).reset_run_id(), new);
+    assert_eq!(state(&new).status(), WorkflowExecutionStatus::Running);
+    assert_eq!(
+        put(Keyspace::Executions, &keys::current_run(NS, WF)),
+        Some(new.as_bytes().to_vec()),
+        "the batch moves the current-run pointer"
+    );
+    let new_events = batches[0]
+        .ops()
+        .iter()
+        .filter(|op| {
+            op.keyspace() == Keyspace::History
+                && op
+                    .key()
+                    .starts_with(&keys::history_prefix(&RunKey::new(NS, WF, &new)))
+        })
+        .count();
+    assert_eq!(new_events, 7, "and the whole history of the new run");
 }
