@@ -195,7 +195,7 @@ fn apply(
         A::ActivityTaskStartedEventAttributes(s) => {
             // Written only with the final outcome, so this "started" attempt is the one the
             // next event ends; a prefix may stop in between.
-            let info = pending_activity(state, s.scheduled_event_id)?;
+            let info = pending(&mut state.activities, s.scheduled_event_id, "activity")?;
             info.attempt = s.attempt;
             info.started_time = time;
             info.started_identity = s.identity.clone();
@@ -203,7 +203,7 @@ fn apply(
             info.last_failure = s.last_failure.clone();
         }
         A::ActivityTaskCancelRequestedEventAttributes(c) => {
-            let info = pending_activity(state, c.scheduled_event_id)?;
+            let info = pending(&mut state.activities, c.scheduled_event_id, "activity")?;
             info.cancel_requested = true;
             info.cancel_requested_event_id = id;
         }
@@ -248,7 +248,7 @@ fn apply(
             );
         }
         A::ChildWorkflowExecutionStartedEventAttributes(s) => {
-            let child = pending_child(state, s.initiated_event_id)?;
+            let child = pending(&mut state.children, s.initiated_event_id, "child")?;
             if child.started {
                 return Err(format!("child {} already started", s.initiated_event_id));
             }
@@ -261,7 +261,7 @@ fn apply(
                 .unwrap_or_default();
         }
         A::StartChildWorkflowExecutionFailedEventAttributes(f) => {
-            pending_child(state, f.initiated_event_id)?;
+            pending(&mut state.children, f.initiated_event_id, "child")?;
             state.children.remove(&f.initiated_event_id);
         }
         A::WorkflowExecutionCompletedEventAttributes(_) => close(state, Status::Completed, time),
@@ -274,10 +274,10 @@ fn apply(
         }
         other => {
             if let Some(scheduled) = activity_final_scheduled_id(other) {
-                pending_activity(state, scheduled)?;
+                pending(&mut state.activities, scheduled, "activity")?;
                 state.activities.remove(&scheduled);
             } else if let Some(initiated) = child_close_initiated_id(other) {
-                pending_child(state, initiated)?;
+                pending(&mut state.children, initiated, "child")?;
                 state.children.remove(&initiated);
             } else {
                 return Err(format!(
@@ -394,24 +394,10 @@ fn end_task(
     Ok(())
 }
 
-fn pending_activity(
-    state: &mut MutableState,
-    scheduled_event_id: i64,
-) -> Result<&mut ActivityInfo, String> {
-    state
-        .activities
-        .get_mut(&scheduled_event_id)
-        .ok_or_else(|| format!("activity {scheduled_event_id} is not pending"))
-}
-
-fn pending_child(
-    state: &mut MutableState,
-    initiated_event_id: i64,
-) -> Result<&mut ChildInfo, String> {
-    state
-        .children
-        .get_mut(&initiated_event_id)
-        .ok_or_else(|| format!("child {initiated_event_id} is not pending"))
+/// The pending `what` (activity, child) of event `id`.
+fn pending<'a, V>(map: &'a mut BTreeMap<i64, V>, id: i64, what: &str) -> Result<&'a mut V, String> {
+    map.get_mut(&id)
+        .ok_or_else(|| format!("{what} {id} is not pending"))
 }
 
 fn end_timer(
@@ -578,7 +564,7 @@ mod tests {
         let stray_err = err(&stray);
         assert_eq!(stray_err.event_id, 9);
         assert!(stray_err.reason.contains("not pending"), "{stray_err}");
-        let mut bare = history.clone();
+        let mut bare = history;
         bare.push(HistoryEvent {
             event_id: 9,
             ..Default::default()

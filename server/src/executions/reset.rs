@@ -151,15 +151,7 @@ impl Executions {
         &self,
         request: &ResetStickyTaskQueueRequest,
     ) -> Result<(), ExecutionError> {
-        let execution = request.execution.clone().unwrap_or_default();
-        let run = self.resolve(
-            &request.namespace,
-            &execution.workflow_id,
-            &execution.run_id,
-        )?;
-        let state = self
-            .load(&run)?
-            .ok_or_else(|| ExecutionError::NotFound(format!("{:?}", run.workflow_id)))?;
+        let (_, state) = self.load_named(&request.namespace, request.execution.as_ref())?;
         if state.is_closed() {
             return Err(EngineError::WorkflowClosed.into());
         }

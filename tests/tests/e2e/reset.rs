@@ -32,27 +32,25 @@ fn refused(server: &DevServer, args: &[&str]) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
-fn json(server: &DevServer, args: &[&str]) -> Value {
-    let stdout = ok(server, args);
+/// `temporal workflow <command> --workflow-id reset-cli --run-id <run_id> -o json`, parsed.
+fn json(server: &DevServer, command: &str, run_id: &str) -> Value {
+    let args = [
+        "workflow",
+        command,
+        "--workflow-id",
+        WORKFLOW_ID,
+        "--run-id",
+        run_id,
+        "-o",
+        "json",
+    ];
+    let stdout = ok(server, &args);
     serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("JSON from {args:?}: {e}: {stdout}"))
 }
 
-/// The event types of a run (`temporal workflow show -o json`), e.g. `WORKFLOW_TASK_FAILED`.
+/// The event types of a run (`temporal workflow show`), e.g. `WORKFLOW_TASK_FAILED`.
 fn event_types(server: &DevServer, run_id: &str) -> Vec<String> {
-    let shown = json(
-        server,
-        &[
-            "workflow",
-            "show",
-            "--workflow-id",
-            WORKFLOW_ID,
-            "--run-id",
-            run_id,
-            "-o",
-            "json",
-        ],
-    );
-    shown["events"]
+    json(server, "show", run_id)["events"]
         .as_array()
         .expect("events")
         .iter()
@@ -64,19 +62,7 @@ fn event_types(server: &DevServer, run_id: &str) -> Vec<String> {
 }
 
 fn describe(server: &DevServer, run_id: &str) -> Value {
-    json(
-        server,
-        &[
-            "workflow",
-            "describe",
-            "--workflow-id",
-            WORKFLOW_ID,
-            "--run-id",
-            run_id,
-            "-o",
-            "json",
-        ],
-    )
+    json(server, "describe", run_id)
 }
 
 fn reset(event_id: &str) -> Vec<&str> {

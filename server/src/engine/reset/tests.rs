@@ -85,6 +85,16 @@ impl Base {
         };
         reset_run(rebuilt, prefix, later, &plan, NOW)
     }
+
+    /// Asserts that a reset to `finish` is refused as invalid with a message containing `needle`.
+    fn refused(&self, finish: i64, needle: &str) {
+        match self.reset(finish, true) {
+            Err(EngineError::InvalidArgument(message)) if message.contains(needle) => {}
+            other => {
+                panic!("reset to {finish}: expected InvalidArgument with {needle:?}, got {other:?}")
+            }
+        }
+    }
 }
 
 fn new_events(t: &Transition, from: i64) -> Vec<EventType> {
@@ -203,28 +213,35 @@ fn pending_activities_and_timers_are_dispatched_and_armed_again() {
             EventType::WorkflowTaskScheduled
         ]
     );
+    // The activity again from attempt 1, its schedule-to-close deadline from now, the user
+    // timer for its original fire time, and the new task.
+    let deadline = TimerTask::new(TimerKind::ActivityScheduleToClose, NOW + 30_000, 5, 0);
     let mut timer = TimerTask::new(TimerKind::UserTimer, T0 + 5_000, 6, 0);
     timer.timer_id = "t".into();
-    assert_eq!(
-        t.effects,
-        [
+    let dispatched: Vec<_> = t
+        .effects
+        .iter()
+        .map(|effect| match effect {
             Effect::ActivityTask {
-                task_queue: TASK_QUEUE.into(),
-                scheduled_event_id: 5,
-                attempt: 1
-            },
-            Effect::Timer(TimerTask::new(
-                TimerKind::ActivityScheduleToClose,
-                NOW + 30_000,
-                5,
-                0
-            )),
-            Effect::Timer(timer),
+                scheduled_event_id,
+                attempt,
+                ..
+            } => format!("activity {scheduled_event_id}/{attempt}"),
+            Effect::Timer(armed) if *armed == deadline => "schedule-to-close".into(),
+            Effect::Timer(armed) if *armed == timer => "user timer".into(),
             Effect::WorkflowTask {
-                task_queue: TASK_QUEUE.into(),
-                scheduled_event_id: second + 1,
-                attempt: 1
-            },
+                scheduled_event_id, ..
+            } => format!("task {scheduled_event_id}"),
+            other => format!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(
+        dispatched,
+        [
+            "activity 5/1",
+            "schedule-to-close",
+            "user timer",
+            &format!("task {}", second + 1)
         ]
     );
     let activity = state.pending_activity(5).unwrap();
@@ -271,11 +288,7 @@ fn a_reset_point_inside_a_batch_is_refused() {
         "ActivityTaskStarted and ActivityTaskCompleted, one batch"
     );
     base.take(t);
-    let err = base.reset(9, true).unwrap_err();
-    assert!(
-        matches!(&err, EngineError::InvalidArgument(m) if m.contains("one batch")),
-        "{err:?}"
-    );
+    base.refused(9, "one batch");
     // After the batch, the task scheduled at 7 is still pending: a valid point.
     base.run_task(vec![]);
     let (state, t) = base.reset(10, true).unwrap();
@@ -301,21 +314,17 @@ fn run_and_execution_timeouts_restart_at_the_reset() {
     let mut base = Base::new(&req);
     let first = base.run_task(vec![]);
     let (state, t) = base.reset(first, true).unwrap();
-    let timers: Vec<_> = t
-        .effects
-        .iter()
-        .filter_map(|e| match e {
-            Effect::Timer(timer) => Some((timer.kind(), timer.fire_at)),
-            _ => None,
-        })
-        .collect();
-    assert_eq!(
-        timers,
-        [
-            (TimerKind::WorkflowRunTimeout, NOW + 100_000),
-            (TimerKind::WorkflowExecutionTimeout, NOW + 100_000)
-        ]
-    );
+    for kind in [
+        TimerKind::WorkflowRunTimeout,
+        TimerKind::WorkflowExecutionTimeout,
+    ] {
+        let timer = Effect::Timer(TimerTask::new(kind, NOW + 100_000, 0, 0));
+        assert!(
+            t.effects.contains(&timer),
+            "{kind:?} at the reset + 100 s: {:?}",
+            t.effects
+        );
+    }
     assert_eq!(state.execution_expiration_ms, NOW + 100_000);
 }
 
@@ -324,18 +333,10 @@ fn bad_reset_points_are_refused() {
     let mut base = Base::new(&start_req());
     base.run_task(vec![schedule_activity_cmd("a", |_| {})]);
     for finish in [-1, 0, 1, 6, 100] {
-        let err = base.reset(finish, true).unwrap_err();
-        assert!(
-            matches!(&err, EngineError::InvalidArgument(m) if m.contains("must be > 1")),
-            "{finish}: {err:?}"
-        );
+        base.refused(finish, "must be > 1");
     }
     // Event 5 (ActivityTaskScheduled) follows a completed task: no task is pending before it.
-    let err = base.reset(5, true).unwrap_err();
-    assert!(
-        matches!(&err, EngineError::InvalidArgument(m) if m.contains("Can only reset")),
-        "{err:?}"
-    );
+    base.refused(5, "Can only reset");
 }
 
 #[test]
@@ -344,11 +345,7 @@ fn children_pending_at_the_reset_point_are_refused() {
     base.run_task(vec![start_child_cmd("child-1")]);
     base.signal("");
     let second = base.run_task(vec![]);
-    let err = base.reset(second, true).unwrap_err();
-    assert!(
-        matches!(&err, EngineError::InvalidArgument(m) if m.contains("child-1")),
-        "{err:?}"
-    );
+    base.refused(second, "child-1");
     assert!(
         base.reset(4, true).is_ok(),
         "before the child was initiated"
