@@ -480,10 +480,12 @@ fn history_view(state: &MutableState) -> MutableState {
 mod tests {
     use temporalio_protos::temporal::api::history::v1::TimerFiredEventAttributes;
 
+    use temporalio_protos::temporal::api::enums::v1::EventType;
+
     use super::*;
     use crate::engine::{
-        Transition, complete_workflow_task, signal, start_workflow, test_support::*,
-        workflow_task_started,
+        TimerKind, TimerTask, Transition, complete_workflow_task, fire_timer, signal,
+        start_workflow, test_support::*, workflow_task_started,
     };
 
     fn identity() -> RunIdentity<'static> {
@@ -524,6 +526,41 @@ mod tests {
             8
         );
         assert_eq!(rebuilt.previous_started_event_id(), 3);
+    }
+
+    /// The case the property test found: a timer fires while a task runs (its TimerFired is
+    /// buffered), and that task starts a new timer with the same id; history then holds the
+    /// new TimerStarted before the old timer's TimerFired.
+    #[test]
+    fn a_timer_id_reused_while_its_fire_is_buffered() {
+        let (mut state, mut history) = some_run();
+        let mut take = |t: Transition| history.extend(t.events);
+        take(workflow_task_started(&mut state, 8, 1, "w", "poll-2", T0 + 4).unwrap());
+        let fired = state.timers["t1"].clone();
+        let mut timer = TimerTask::new(TimerKind::UserTimer, fired.fire_at_ms, 5, 0);
+        timer.timer_id = "t1".into();
+        assert!(
+            fire_timer(&mut state, &timer, fired.fire_at_ms)
+                .unwrap()
+                .is_empty()
+        );
+        let req = completed_req(vec![start_timer_cmd("t1", 1_000)]);
+        take(complete_workflow_task(&mut state, 8, 9, 1, &req, "run-2", T0 + 6_000).unwrap());
+        let tail: Vec<_> = history[9..].iter().map(HistoryEvent::event_type).collect();
+        assert_eq!(
+            tail,
+            [
+                EventType::WorkflowTaskCompleted,
+                EventType::TimerStarted,
+                EventType::TimerFired,
+                EventType::WorkflowTaskScheduled
+            ]
+        );
+        assert_rebuilds(&state, &history);
+        assert_eq!(
+            rebuild(&identity(), &history).unwrap().timers["t1"].started_event_id,
+            11
+        );
     }
 
     #[test]

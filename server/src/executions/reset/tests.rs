@@ -2,11 +2,14 @@
 //! current-run pointer, idempotency, resets of closed and non-current runs, and refusals that
 //! change nothing.
 
+// `reset_reapply_type` is deprecated but still sent by the CLI and SDKs.
+#![allow(deprecated)]
+
 use std::sync::Arc;
 
 use temporalio_protos::temporal::api::{
     common::v1::{WorkflowExecution, WorkflowType},
-    enums::v1::{EventType, ResetReapplyExcludeType, WorkflowExecutionStatus},
+    enums::v1::{EventType, ResetReapplyExcludeType, ResetReapplyType, WorkflowExecutionStatus},
     history::v1::{HistoryEvent, history_event::Attributes},
     taskqueue::v1::TaskQueue,
     workflowservice::v1::{
@@ -256,6 +259,20 @@ async fn closed_and_non_current_runs_can_be_reset() {
 }
 
 #[tokio::test]
+async fn reapply_type_none_reapplies_no_signal() {
+    let executions = executions().await;
+    started_and_signalled(&executions).await;
+    let mut request = reset_request("", 3, "reset-1");
+    request.reset_reapply_type = ResetReapplyType::None as i32;
+    let new = executions.reset_workflow(&request).await.unwrap().run_id;
+    let types = types(&history(&executions, &new));
+    assert!(
+        !types.contains(&EventType::WorkflowExecutionSignaled),
+        "{types:?}"
+    );
+}
+
+#[tokio::test]
 async fn bad_requests_change_nothing() {
     let executions = executions().await;
     let base = started_and_signalled(&executions).await;
@@ -284,6 +301,13 @@ async fn bad_requests_change_nothing() {
     let mut bad_type = reset_request("", 3, "r");
     bad_type.reset_reapply_exclude_types = vec![99];
     invalid(executions.reset_workflow(&bad_type).await);
+    let mut bad_type = reset_request("", 3, "r");
+    bad_type.reset_reapply_type = 42;
+    invalid(executions.reset_workflow(&bad_type).await);
+    let mut operations = reset_request("", 3, "r");
+    operations.post_reset_operations = vec![Default::default()];
+    let message = invalid(executions.reset_workflow(&operations).await);
+    assert!(message.contains("post_reset_operations"), "{message}");
     assert!(matches!(
         executions
             .reset_workflow(&reset_request("no-such-run", 3, "r"))
