@@ -18,7 +18,8 @@
 //! - `activity/`: started, completed, failed (with `retry.rs`), canceled, heartbeat, timeouts.
 //! - `fire.rs` + `timer_task.rs`: durable timers and what happens when they fire.
 //! - `describe.rs`: read-only views (describe, activity poll data).
-//! - `rebuild.rs` + `reset.rs`: a run's state rebuilt from its history; ResetWorkflowExecution.
+//! - `rebuild.rs` + `reset.rs`: a run's state rebuilt from its history; ResetWorkflowExecution
+//!   (the one transition whose input is a history: the base run's, read by the caller).
 //! - `time.rs`: millisecond ↔ protobuf time conversions.
 //!
 //! # Contract
