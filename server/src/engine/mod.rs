@@ -4,7 +4,8 @@
 //! milliseconds), and returns a [`Transition`]: the NEW history events (final, contiguous ids)
 //! to append, and the [`Effect`]s the caller must carry out after committing both. Nothing in
 //! here reads a clock, draws randomness, touches storage or re-reads history: the cost of a
-//! transition never depends on the length of the history.
+//! transition never depends on the length of the history (a reset excepted: its input is the
+//! base run's history, see `reset.rs`).
 //!
 //! # Layout
 //! - `state.rs`: [`MutableState`] and the pending [`WorkflowTaskInfo`] / [`ActivityInfo`].
