@@ -130,3 +130,39 @@ same_events!(
     terminate_with_reason,
     signal_with_start_once,
 );
+
+/// ResetWorkflowExecution (`lockstep_tests::sdk::reset`) on both servers, and the event types of
+/// the reset run and of the terminated base run compared with Temporal's.
+mod reset {
+    use lockstep_tests::sdk::{event_types, reset::reset_to_first_task};
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn temporal() {
+        let (_server, target) = super::temporal();
+        reset_to_first_task(&target).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn lockstep() {
+        let (_server, target) = super::lockstep();
+        reset_to_first_task(&target).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn differential() {
+        let (_temporal, temporal) = super::temporal();
+        let (_lockstep, lockstep) = super::lockstep();
+        let expected = reset_to_first_task(&temporal).await;
+        let actual = reset_to_first_task(&lockstep).await;
+        for (run, expected, actual) in [
+            ("reset", &expected.reset, &actual.reset),
+            ("base", &expected.base, &actual.base),
+        ] {
+            assert_eq!(
+                event_types(&actual.history),
+                event_types(&expected.history),
+                "Lockstep's {run} run history differs from Temporal's"
+            );
+        }
+    }
+}

@@ -305,6 +305,26 @@ impl WorkflowService for WorkflowApi {
         workflows::respond_query(&self.state, request.into_inner()).map(reply)
     }
 
+    async fn reset_workflow_execution(
+        &self,
+        request: Request<ResetWorkflowExecutionRequest>,
+    ) -> Result<Response<ResetWorkflowExecutionResponse>, Status> {
+        let request = request.into_inner();
+        Ok(Response::new(
+            self.state.executions.reset_workflow(&request).await?,
+        ))
+    }
+
+    async fn reset_sticky_task_queue(
+        &self,
+        request: Request<ResetStickyTaskQueueRequest>,
+    ) -> Result<Response<ResetStickyTaskQueueResponse>, Status> {
+        self.state
+            .executions
+            .reset_sticky_task_queue(&request.into_inner())?;
+        Ok(Response::new(ResetStickyTaskQueueResponse::default()))
+    }
+
     async fn shutdown_worker(
         &self,
         request: Request<ShutdownWorkerRequest>,

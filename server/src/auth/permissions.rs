@@ -86,6 +86,10 @@ mod tests {
             Requirement::Role(Role::Admin)
         );
         assert_eq!(
+            requirement("ResetWorkflowExecution"),
+            Requirement::Role(Role::Admin)
+        );
+        assert_eq!(
             requirement("SomeFutureMethod"),
             Requirement::Role(Role::Admin)
         );

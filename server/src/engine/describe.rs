@@ -91,6 +91,7 @@ impl MutableState {
                 run_expiration_time: deadline(self.run_timeout_ms),
                 cancel_requested: self.cancel_requested,
                 original_start_time: Some(timestamp(self.start_time_ms)),
+                reset_run_id: self.reset_run_id.clone(),
                 ..Default::default()
             }),
             ..Default::default()

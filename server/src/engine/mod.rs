@@ -4,7 +4,8 @@
 //! milliseconds), and returns a [`Transition`]: the NEW history events (final, contiguous ids)
 //! to append, and the [`Effect`]s the caller must carry out after committing both. Nothing in
 //! here reads a clock, draws randomness, touches storage or re-reads history: the cost of a
-//! transition never depends on the length of the history.
+//! transition never depends on the length of the history (a reset excepted: its input is the
+//! base run's history, see `reset.rs`).
 //!
 //! # Layout
 //! - `state.rs`: [`MutableState`] and the pending [`WorkflowTaskInfo`] / [`ActivityInfo`].
@@ -18,6 +19,8 @@
 //! - `activity/`: started, completed, failed (with `retry.rs`), canceled, heartbeat, timeouts.
 //! - `fire.rs` + `timer_task.rs`: durable timers and what happens when they fire.
 //! - `describe.rs`: read-only views (describe, activity poll data).
+//! - `rebuild.rs` + `reset.rs`: a run's state rebuilt from its history; ResetWorkflowExecution
+//!   (the one transition whose input is a history: the base run's, read by the caller).
 //! - `time.rs`: millisecond ↔ protobuf time conversions.
 //!
 //! # Contract
@@ -39,6 +42,8 @@ mod describe;
 mod error;
 mod events;
 mod fire;
+mod rebuild;
+mod reset;
 mod retry;
 mod signal;
 mod start;
@@ -62,6 +67,11 @@ pub use child::{
 };
 pub use error::EngineError;
 pub use fire::fire_timer;
+pub use rebuild::{RebuildError, RunIdentity, rebuild};
+pub use reset::{
+    RESET_IDENTITY, RESETTER_IDENTITY, ResetPlan, record_reset, reset_prefix_len, reset_run,
+    terminate_for_reset,
+};
 pub use signal::signal;
 pub use start::{NewRun, RunLineage, start_run, start_workflow, start_workflow_with_signal};
 pub use state::{ActivityInfo, ChildInfo, MutableState, ParentInfo, WorkflowTaskInfo};

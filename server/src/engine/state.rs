@@ -97,6 +97,13 @@ pub struct MutableState {
     /// The run this one continued (continue-as-new); empty for a first run.
     #[prost(string, tag = "30")]
     pub(in crate::engine) continued_execution_run_id: String,
+    /// The ResetWorkflowExecution request id that created this run (reset idempotency);
+    /// empty for a run that was not created by a reset. (Tags 40+ belong to reset.)
+    #[prost(string, tag = "40")]
+    pub(in crate::engine) reset_request_id: String,
+    /// The run a reset of this run created; empty if it was never reset.
+    #[prost(string, tag = "41")]
+    pub(in crate::engine) reset_run_id: String,
 }
 
 /// Where a child run's parent is, and which of its events initiated the child.
@@ -402,6 +409,16 @@ impl MutableState {
     /// The first run of this execution chain (continue-as-new keeps it).
     pub fn first_execution_run_id(&self) -> &str {
         &self.first_execution_run_id
+    }
+
+    /// The ResetWorkflowExecution request id that created this run; empty if no reset did.
+    pub fn reset_request_id(&self) -> &str {
+        &self.reset_request_id
+    }
+
+    /// The run a reset of this run created; empty if it was never reset.
+    pub fn reset_run_id(&self) -> &str {
+        &self.reset_run_id
     }
 
     /// The pending child initiated by event `initiated_event_id`, if any.

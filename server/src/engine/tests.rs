@@ -2,7 +2,8 @@
 //! with random commands or failed, activities started/completed/failed/canceled, heartbeats,
 //! timers fired (stale ones too), cancellation and termination — keep the history invariants.
 //! Operations are driven like the real caller would: effects arm timers that later fire, and a
-//! rejected completion is followed by `fail_workflow_task_by_server`.
+//! rejected completion is followed by `fail_workflow_task_by_server`. After every operation the
+//! history must rebuild into the state the engine kept (`rebuild::assert_rebuilds`).
 
 use std::collections::BTreeMap;
 
@@ -206,6 +207,7 @@ impl Driver {
                     .expect("a continued run always starts");
                 assert_eq!(next.first_execution_run_id(), "run-1");
                 assert_eq!(started.events[0].event_id, 1);
+                super::rebuild::assert_rebuilds(&next, &started.events);
             }
         }
     }
@@ -472,6 +474,7 @@ impl Driver {
 
     fn check_state(&self) {
         let state = &self.state;
+        super::rebuild::assert_rebuilds(state, &self.history);
         assert_eq!(
             state.next_event_id(),
             i64::try_from(self.history.len()).unwrap() + 1

@@ -10,6 +10,8 @@
 //! - `start`: StartWorkflowExecution and signals.
 //! - `workflow_tasks`, `activity_tasks`: polls and responses.
 //! - `reads`: history pages and describe.
+//! - `reset`: ResetWorkflowExecution (the terminated run and the new run in one batch) and
+//!   ResetStickyTaskQueue.
 //! - `timers_driver`: durable timers firing into the engine.
 //! - `outbox`: steps that cross from one run to another (child workflows: start, close
 //!   notification, parent close policies), written as rows in the batch of the run that asks
@@ -25,6 +27,7 @@ mod locks;
 mod outbox;
 mod queries;
 mod reads;
+mod reset;
 mod retention;
 mod start;
 mod timers_driver;

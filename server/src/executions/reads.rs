@@ -2,6 +2,7 @@
 
 use prost::Message;
 use temporalio_protos::temporal::api::{
+    common::v1::WorkflowExecution,
     enums::v1::HistoryEventFilterType,
     history::v1::{History, HistoryEvent},
     workflowservice::v1::{
@@ -15,7 +16,10 @@ use tokio::time::Instant;
 use super::{
     ExecutionError, Executions, RunKey, keys, watchers::Progress, workflow_tasks::LONG_POLL,
 };
-use crate::store::{Keyspace, StoreError};
+use crate::{
+    engine::MutableState,
+    store::{Keyspace, StoreError},
+};
 
 /// Events per page when the client does not say.
 const DEFAULT_PAGE_SIZE: usize = 1000;
@@ -172,16 +176,22 @@ impl Executions {
         &self,
         request: &DescribeWorkflowExecutionRequest,
     ) -> Result<DescribeWorkflowExecutionResponse, ExecutionError> {
-        let execution = request.execution.clone().unwrap_or_default();
-        let run = self.resolve(
-            &request.namespace,
-            &execution.workflow_id,
-            &execution.run_id,
-        )?;
+        let (_, state) = self.load_named(&request.namespace, request.execution.as_ref())?;
+        Ok(state.describe())
+    }
+
+    /// The run a request names (its current run when the run id is empty) and its state.
+    pub(super) fn load_named(
+        &self,
+        namespace: &str,
+        execution: Option<&WorkflowExecution>,
+    ) -> Result<(RunKey, MutableState), ExecutionError> {
+        let execution = execution.cloned().unwrap_or_default();
+        let run = self.resolve(namespace, &execution.workflow_id, &execution.run_id)?;
         let state = self
             .load(&run)?
             .ok_or_else(|| ExecutionError::NotFound(format!("{:?}", run.workflow_id)))?;
-        Ok(state.describe())
+        Ok((run, state))
     }
 }
 

@@ -6,6 +6,7 @@
 //! `Send`, so it cannot be `tokio::spawn`ed); the `lockstep-test-worker` binary runs one as a
 //! process that tests can SIGKILL (see [`WorkerProcess`]).
 
+pub mod reset;
 pub mod scenarios;
 mod worker_process;
 pub mod workflows;
@@ -139,6 +140,8 @@ pub fn worker_options(task_queue: &str) -> anyhow::Result<WorkerOptions> {
         .sticky_queue_schedule_to_start_timeout(STICKY_SCHEDULE_TO_START)
         .graceful_shutdown_period(Duration::from_secs(1))
         .register_activities(TestActivities)
+        .register_activities(reset::ResetActivities)
+        .register_workflow::<reset::ResetWorkflow>()?
         .register_workflow::<OneActivityWorkflow>()?
         .register_workflow::<FlakyWorkflow>()?
         .register_workflow::<NonRetryableWorkflow>()?

@@ -71,15 +71,15 @@ pub const ADMIN: &str = "admin";
 const WAIT: Duration = Duration::from_secs(60);
 
 /// A connection, a client and an in-process worker on a fresh task queue.
-struct Setup {
-    connection: Connection,
-    client: Client,
+pub(crate) struct Setup {
+    pub(crate) connection: Connection,
+    pub(crate) client: Client,
     worker: WorkerHandle,
     task_queue: String,
 }
 
 impl Setup {
-    async fn new(target: &Target, scenario: &str) -> Self {
+    pub(crate) async fn new(target: &Target, scenario: &str) -> Self {
         let connection = connect(&target.as_principal(STARTER)).await;
         let task_queue = unique(scenario);
         let worker = run_worker(connect(&target.as_principal(WORKER)).await, &task_queue);
@@ -95,7 +95,7 @@ impl Setup {
         WorkflowStartOptions::new(self.task_queue.clone(), workflow_id.to_string()).build()
     }
 
-    async fn start<W>(
+    pub(crate) async fn start<W>(
         &self,
         workflow: W,
         input: W::Input,
@@ -115,7 +115,7 @@ impl Setup {
 
     /// Awaits `future` for at most [`WAIT`]; on timeout, panics saying what hung and whether
     /// the worker had died.
-    async fn wait<T>(&self, what: &str, future: impl Future<Output = T>) -> T {
+    pub(crate) async fn wait<T>(&self, what: &str, future: impl Future<Output = T>) -> T {
         match tokio::time::timeout(WAIT, future).await {
             Ok(value) => value,
             Err(_) => panic!(
@@ -125,7 +125,7 @@ impl Setup {
         }
     }
 
-    async fn result<W>(
+    pub(crate) async fn result<W>(
         &self,
         handle: &WorkflowHandle<Client, W>,
     ) -> Result<W::Output, WorkflowGetResultError>
@@ -140,7 +140,7 @@ impl Setup {
     }
 
     /// Fetches the run's history, checks its ids, shuts the worker down, returns the outcome.
-    async fn finish<W>(self, handle: &WorkflowHandle<Client, W>) -> Outcome
+    pub(crate) async fn finish<W>(self, handle: &WorkflowHandle<Client, W>) -> Outcome
     where
         W: HasWorkflowDefinition,
     {
@@ -169,7 +169,7 @@ async fn within<T>(what: &str, future: impl Future<Output = T>) -> T {
 }
 
 /// A fresh name: `<prefix>-<uuid>`.
-fn unique(prefix: &str) -> String {
+pub(crate) fn unique(prefix: &str) -> String {
     format!("{prefix}-{}", uuid::Uuid::new_v4())
 }
 
@@ -900,15 +900,31 @@ async fn wait_for_event(
     run_id: &str,
     event_type: EventType,
 ) {
+    let what = format!("{event_type:?}");
+    wait_for_history(connection, workflow_id, run_id, &what, |history| {
+        history.iter().any(|e| e.event_type() == event_type)
+    })
+    .await;
+}
+
+/// Polls the run's history until `ready` holds for it (at most [`WAIT`]) and returns it;
+/// `what` names the wait in the panic message.
+pub(crate) async fn wait_for_history(
+    connection: &Connection,
+    workflow_id: &str,
+    run_id: &str,
+    what: &str,
+    ready: impl Fn(&[HistoryEvent]) -> bool,
+) -> Vec<HistoryEvent> {
     let deadline = Instant::now() + WAIT;
     loop {
         let history = fetch_history(connection, workflow_id, run_id).await;
-        if history.iter().any(|e| e.event_type() == event_type) {
-            return;
+        if ready(&history) {
+            return history;
         }
         assert!(
             Instant::now() < deadline,
-            "no {event_type:?} within {WAIT:?}: {:?}",
+            "no {what} within {WAIT:?}: {:?}",
             event_types(&history)
         );
         tokio::time::sleep(Duration::from_millis(50)).await;

@@ -4,6 +4,7 @@ mod authz;
 mod clients;
 mod mtls;
 mod operations;
+mod reset;
 mod tasks;
 mod visibility;
 mod workflow_cli;

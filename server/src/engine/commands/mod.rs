@@ -219,7 +219,10 @@ fn ensure_nothing_buffered(cx: &Apply<'_>) -> Result<(), EngineError> {
 }
 
 /// Upserts `fields` into `map`; a `null` (or empty) payload removes the key.
-fn merge_payloads(map: &mut BTreeMap<String, Payload>, fields: &HashMap<String, Payload>) {
+pub(crate) fn merge_payloads(
+    map: &mut BTreeMap<String, Payload>,
+    fields: &HashMap<String, Payload>,
+) {
     for (key, value) in fields {
         if value.data.is_empty() || value.data == b"null" {
             map.remove(key);
