@@ -310,9 +310,7 @@ impl WorkflowService for WorkflowApi {
         request: Request<ResetWorkflowExecutionRequest>,
     ) -> Result<Response<ResetWorkflowExecutionResponse>, Status> {
         let request = request.into_inner();
-        Ok(Response::new(
-            self.state.executions.reset_workflow(&request).await?,
-        ))
+        Ok(reply(self.state.executions.reset_workflow(&request).await?))
     }
 
     async fn reset_sticky_task_queue(
@@ -322,7 +320,7 @@ impl WorkflowService for WorkflowApi {
         self.state
             .executions
             .reset_sticky_task_queue(&request.into_inner())?;
-        Ok(Response::new(ResetStickyTaskQueueResponse::default()))
+        Ok(reply(ResetStickyTaskQueueResponse::default()))
     }
 
     async fn shutdown_worker(
