@@ -2,12 +2,14 @@
 //! business logic lives here, and nothing here runs before the authorization layer.
 //!
 //! - `namespaces`: Register/Describe/List/UpdateNamespace.
+//! - `operator`: the OperatorService search attribute methods, and GetSearchAttributes.
 //! - `system`: GetSystemInfo.
 //! - `workflows`: starting, signalling, reading workflows; polling and answering tasks.
 //! - `payload_policy`: refuses cleartext payloads in `encrypted-only` namespaces.
 //! - `status`: the one mapping from domain errors to gRPC status codes.
 
 mod namespaces;
+mod operator;
 mod payload_policy;
 mod status;
 mod system;
@@ -18,6 +20,7 @@ use std::sync::Arc;
 use temporalio_protos::temporal::api::workflowservice::v1::*;
 use tonic::{Request, Response, Status};
 
+pub use operator::OperatorApi;
 pub use payload_policy::ENCRYPTED_ENCODING;
 use payload_policy::PayloadGuard;
 
@@ -272,11 +275,9 @@ impl WorkflowService for WorkflowApi {
 
     async fn get_search_attributes(
         &self,
-        _request: Request<GetSearchAttributesRequest>,
+        request: Request<GetSearchAttributesRequest>,
     ) -> Result<Response<GetSearchAttributesResponse>, Status> {
-        Ok(Response::new(GetSearchAttributesResponse {
-            keys: crate::visibility::system_search_attributes(),
-        }))
+        operator::get_search_attributes(&self.state, &request).map(Response::new)
     }
 
     async fn poll_nexus_task_queue(
