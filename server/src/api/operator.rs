@@ -8,6 +8,7 @@
 use std::{collections::HashMap, sync::Arc};
 
 use temporalio_protos::temporal::api::{
+    common::v1::SearchAttributes,
     operatorservice::v1::{
         AddSearchAttributesRequest, AddSearchAttributesResponse, ListSearchAttributesRequest,
         ListSearchAttributesResponse, RemoveSearchAttributesRequest,
@@ -22,7 +23,7 @@ use crate::{
     auth::Peer,
     namespaces::NamespaceError,
     operator_grpc::operator_service_server::OperatorService,
-    search_attributes::{add_custom, remove_custom, system_attributes},
+    search_attributes::{Schema, add_custom, check_set, remove_custom, system_attributes},
 };
 
 /// The OperatorService implementation.
@@ -96,6 +97,20 @@ impl OperatorService for OperatorApi {
             storage_schema: HashMap::new(),
         }))
     }
+}
+
+/// Refuses (InvalidArgument, naming the attribute) search attributes a start sets that the
+/// namespace does not define or whose value is not of the attribute's type.
+pub(crate) fn check_start_attributes(
+    state: &ApiState,
+    namespace: &str,
+    attributes: Option<&SearchAttributes>,
+) -> Result<(), Status> {
+    let record = state
+        .namespaces
+        .get(namespace)
+        .ok_or_else(|| NamespaceError::NotFound(namespace.to_string()))?;
+    check_set(&Schema::of(&record), attributes).map_err(Status::invalid_argument)
 }
 
 /// GetSearchAttributes: the system attributes and the custom attributes of every namespace the

@@ -20,7 +20,7 @@ use std::collections::{BTreeMap, HashMap};
 
 pub use registry::{MAX_CUSTOM_ATTRIBUTES, add_custom, remove_custom, system_attributes};
 use temporalio_protos::temporal::api::enums::v1::IndexedValueType;
-pub use values::{SearchValue, check_set, decode_value, parse_time};
+pub use values::{SearchValue, check_commands, check_set, decode_value, parse_time};
 
 use crate::namespaces::NamespaceRecord;
 

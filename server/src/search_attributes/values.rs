@@ -6,6 +6,7 @@
 
 use serde_json::Value as Json;
 use temporalio_protos::temporal::api::{
+    command::v1::{Command, command::Attributes},
     common::v1::{Payload, SearchAttributes},
     enums::v1::IndexedValueType,
 };
@@ -157,6 +158,26 @@ pub fn check_set(schema: &Schema, attributes: Option<&SearchAttributes>) -> Resu
     Ok(())
 }
 
+/// Checks the search attributes the commands of one workflow task completion set (upserts,
+/// child starts, continue-as-new; children live in the parent's namespace) with [`check_set`].
+pub fn check_commands(schema: &Schema, commands: &[Command]) -> Result<(), String> {
+    commands.iter().try_for_each(|command| {
+        let attributes = match &command.attributes {
+            Some(Attributes::UpsertWorkflowSearchAttributesCommandAttributes(a)) => {
+                a.search_attributes.as_ref()
+            }
+            Some(Attributes::StartChildWorkflowExecutionCommandAttributes(a)) => {
+                a.search_attributes.as_ref()
+            }
+            Some(Attributes::ContinueAsNewWorkflowExecutionCommandAttributes(a)) => {
+                a.search_attributes.as_ref()
+            }
+            _ => None,
+        };
+        check_set(schema, attributes)
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::HashMap;
@@ -293,5 +314,56 @@ mod tests {
             .collect();
         let many: Vec<(&str, &str)> = many.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
         assert!(check(&many).unwrap_err().contains("exceeds limit"));
+    }
+
+    #[test]
+    fn commands_that_set_attributes_are_checked() {
+        use temporalio_protos::temporal::api::command::v1::{
+            ContinueAsNewWorkflowExecutionCommandAttributes,
+            StartChildWorkflowExecutionCommandAttributes,
+            UpsertWorkflowSearchAttributesCommandAttributes,
+        };
+        let schema = Schema::new(
+            "default",
+            &HashMap::from([("Priority".to_string(), Int as i32)]),
+        );
+        let command = |attributes| Command {
+            attributes: Some(attributes),
+            ..Default::default()
+        };
+        let good = set(&[("Priority", "1"), ("TemporalChangeVersion", "[\"v\"]")]);
+        let bad = set(&[("Priority", "\"high\"")]);
+        let upsert = |sa: &SearchAttributes| {
+            command(Attributes::UpsertWorkflowSearchAttributesCommandAttributes(
+                UpsertWorkflowSearchAttributesCommandAttributes {
+                    search_attributes: Some(sa.clone()),
+                },
+            ))
+        };
+        let child = command(Attributes::StartChildWorkflowExecutionCommandAttributes(
+            StartChildWorkflowExecutionCommandAttributes {
+                search_attributes: Some(bad.clone()),
+                ..Default::default()
+            },
+        ));
+        let continued = command(Attributes::ContinueAsNewWorkflowExecutionCommandAttributes(
+            ContinueAsNewWorkflowExecutionCommandAttributes {
+                search_attributes: Some(set(&[("Nope", "1")])),
+                ..Default::default()
+            },
+        ));
+        assert_eq!(check_commands(&schema, &[upsert(&good)]), Ok(()));
+        assert!(check_commands(&schema, &[upsert(&good), upsert(&bad)]).is_err());
+        assert!(
+            check_commands(&schema, &[child])
+                .unwrap_err()
+                .contains("of type Int")
+        );
+        assert!(
+            check_commands(&schema, &[continued])
+                .unwrap_err()
+                .contains("Nope")
+        );
+        assert_eq!(check_commands(&schema, &[Command::default()]), Ok(()));
     }
 }
