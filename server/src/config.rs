@@ -167,3 +167,46 @@ fn default_min_retention_secs() -> u64 {
 pub(crate) fn default_retention_hours() -> u64 {
     72
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(extra: &str) -> Result<ServerConfig, ConfigError> {
+        let text = format!(
+            "listen = \"127.0.0.1:7233\"\ndata_dir = \"/tmp/d\"\npolicy = \"/tmp/p.toml\"\n{extra}\n\
+             [tls]\ncert = \"c.pem\"\nkey = \"k.pem\"\nclient_ca = \"ca.pem\"\n"
+        );
+        let config: ServerConfig = toml::from_str(&text).map_err(|err| ConfigError {
+            origin: "test".into(),
+            reason: err.to_string(),
+        })?;
+        config.validate("test").map(|()| config)
+    }
+
+    #[test]
+    fn min_retention_defaults_to_an_hour_and_is_validated() {
+        assert_eq!(
+            parse("").unwrap().min_retention(),
+            Duration::from_secs(3600)
+        );
+        assert_eq!(
+            parse("min_retention_secs = 2").unwrap().min_retention(),
+            Duration::from_secs(2)
+        );
+        let zero = parse("min_retention_secs = 0").unwrap_err().to_string();
+        assert!(
+            zero.contains("min_retention_secs must be at least 1"),
+            "{zero}"
+        );
+        let longer = parse(
+            "min_retention_secs = 7200\n[[namespace]]\nname = \"orders\"\nretention_hours = 1",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            longer.contains("shorter than min_retention_secs"),
+            "{longer}"
+        );
+    }
+}

@@ -463,6 +463,82 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn retention_is_bounded_by_the_configured_minimum() {
+        let (committer, namespaces) = registry();
+        let short = |name: &str| NewNamespace {
+            name: name.into(),
+            retention: Some(Duration::from_secs(2)),
+            ..Default::default()
+        };
+        let refused = namespaces.register(short("quick")).await;
+        assert!(
+            matches!(&refused, Err(NamespaceError::Invalid(m)) if m.contains("at least 3600 s")),
+            "{refused:?}"
+        );
+        let namespaces = Namespaces::load(committer)
+            .unwrap()
+            .with_min_retention(Duration::from_secs(1));
+        let created = namespaces.register(short("quick")).await.unwrap();
+        assert_eq!(created.retention(), Duration::from_secs(2));
+        let too_short = namespaces
+            .update(
+                "quick",
+                NamespaceUpdate {
+                    retention: Some(Duration::from_millis(500)),
+                    ..Default::default()
+                },
+            )
+            .await;
+        assert!(matches!(too_short, Err(NamespaceError::Invalid(_))));
+        assert_eq!(
+            namespaces.get("quick").unwrap().retention(),
+            Duration::from_secs(2)
+        );
+    }
+
+    #[tokio::test]
+    async fn modify_stores_only_changes_and_nothing_on_error() {
+        let (committer, namespaces) = registry();
+        namespaces
+            .ensure("default", PayloadPolicy::Any, Duration::from_secs(86400))
+            .await
+            .unwrap();
+        let unchanged = namespaces
+            .modify::<NamespaceError>("default", |record| {
+                record.description = "not saved".into();
+                Ok(false)
+            })
+            .await
+            .unwrap();
+        assert_eq!(unchanged.description, "");
+        let failed = namespaces
+            .modify("default", |record| {
+                record.search_attributes.insert("Lost".into(), 2);
+                Err(NamespaceError::Invalid("no".into()))
+            })
+            .await;
+        assert!(failed.is_err());
+        namespaces
+            .modify::<NamespaceError>("default", |record| {
+                record.search_attributes.insert("Customer".into(), 2);
+                Ok(true)
+            })
+            .await
+            .unwrap();
+        let reloaded = Namespaces::load(committer).unwrap();
+        let record = reloaded.get("default").unwrap();
+        assert_eq!(record.description, "");
+        assert_eq!(
+            record.search_attributes,
+            HashMap::from([("Customer".to_string(), 2)])
+        );
+        let missing = namespaces
+            .modify::<NamespaceError>("nope", |_| Ok(true))
+            .await;
+        assert!(matches!(missing, Err(NamespaceError::NotFound(_))));
+    }
+
+    #[tokio::test]
     async fn update_merges_data() {
         let (_, namespaces) = registry();
         namespaces

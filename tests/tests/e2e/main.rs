@@ -4,6 +4,8 @@ mod authz;
 mod clients;
 mod mtls;
 mod operations;
+mod retention;
+mod search_attributes;
 mod tasks;
 mod visibility;
 mod workflow_cli;
