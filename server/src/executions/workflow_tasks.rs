@@ -164,7 +164,12 @@ impl Executions {
     ) -> Result<RespondWorkflowTaskCompletedResponse, ExecutionError> {
         let (run, claims) = self.workflow_claims(&request.task_token, &request.namespace)?;
         let new_run_id = uuid::Uuid::new_v4().to_string();
-        let schema = self.schema(&run.namespace)?;
+        // A run's namespace exists (namespaces are never deleted); without a record only the
+        // system and predefined attributes are known.
+        let schema = self.namespaces.get(&run.namespace).map_or_else(
+            || search_attributes::Schema::new(&run.namespace, &Default::default()),
+            |record| search_attributes::Schema::of(&record),
+        );
         let outcome = self
             .mutate(&run, WriteBatch::default(), |state, now| {
                 // A stale token is NotFound before its commands are looked at.
