@@ -46,6 +46,8 @@ pub const PRIORITY: &str = "LockstepPriority";
 pub const DUE_AT: &str = "LockstepDueAt";
 /// What [`UpsertWorkflow`] upserts into [`PRIORITY`] when asked for a good value.
 pub const PRIORITY_VALUE: i64 = 7;
+/// The patch [`UpsertWorkflow`] takes (so core upserts `TemporalChangeVersion`).
+pub const PATCH: &str = "lockstep-sa-patch";
 /// The time set into [`DUE_AT`]: 2026-03-01T00:00:00Z.
 const DUE_AT_SECONDS: i64 = 1_772_323_200;
 
@@ -66,6 +68,10 @@ impl UpsertWorkflow {
             const AS_TEXT: SearchAttributeKey<String> = SearchAttributeKey::keyword(PRIORITY);
             ctx.upsert_search_attributes([AS_TEXT.value_set("high".to_string())]);
         } else {
+            // Core records the patch in the predefined `TemporalChangeVersion` attribute.
+            if ctx.patched(PATCH) {
+                ctx.timer(Duration::from_millis(1)).await;
+            }
             const PRIORITY_KEY: SearchAttributeKey<i64> = SearchAttributeKey::int(PRIORITY);
             ctx.upsert_search_attributes([PRIORITY_KEY.value_set(PRIORITY_VALUE)]);
         }
@@ -126,8 +132,9 @@ fn unique(prefix: &str) -> String {
     format!("{prefix}-{}", uuid::Uuid::new_v4())
 }
 
-/// Set at start, upserted by the workflow, read back by describe and by list filters on all
-/// three types (polled: Temporal's visibility is eventually consistent).
+/// Set at start, upserted by the workflow (and `TemporalChangeVersion` by core for a patch),
+/// read back by describe and by list filters on all three types (polled: Temporal's
+/// visibility is eventually consistent).
 pub async fn typed_search_attributes(target: &Target) -> Outcome {
     register(target).await;
     let task_queue = unique("typed-sa");
@@ -193,6 +200,12 @@ pub async fn typed_search_attributes(target: &Target) -> Outcome {
     ] {
         assert_eq!(count_eventually(&connection, &query, 1).await, 1, "{query}");
     }
+    let patched = format!("{CUSTOMER} = '{customer}' AND TemporalChangeVersion = '{PATCH}'");
+    assert_eq!(
+        count_eventually(&connection, &patched, 1).await,
+        1,
+        "{patched}"
+    );
     for query in [
         format!("{CUSTOMER} = '{customer}' AND {PRIORITY} > 7"),
         format!("{CUSTOMER} = '{customer}' AND {DUE_AT} < '2026-02-28T00:00:00Z'"),
@@ -201,9 +214,9 @@ pub async fn typed_search_attributes(target: &Target) -> Outcome {
     }
 
     let history = history_of(&connection, &workflow_id, &run_id).await;
-    assert_eq!(
-        events_of(&history, EventType::UpsertWorkflowSearchAttributes).len(),
-        1
+    assert!(
+        !events_of(&history, EventType::UpsertWorkflowSearchAttributes).is_empty(),
+        "the upserts are recorded"
     );
     worker.shutdown().await.expect("the worker stops cleanly");
     Outcome {
