@@ -164,12 +164,8 @@ pub async fn dev_client(
     server: &crate::DevServer,
     principal: &str,
 ) -> WorkflowServiceClient<Channel> {
-    let certs = server.certs_dir();
-    let ca = std::fs::read(certs.join("ca.pem")).expect("dev CA");
-    let identity = Identity::from_dir(&certs, principal);
-    workflow_client(server.addr(), &ca, Some(&identity))
-        .await
-        .expect("connect to the dev server")
+    WorkflowServiceClient::new(dev_channel(server, principal).await)
+        .max_decoding_message_size(128 << 20)
 }
 
 /// An OperatorService client of a dev server (search attributes), as one of its dev
@@ -178,11 +174,15 @@ pub async fn dev_operator_client(
     server: &crate::DevServer,
     principal: &str,
 ) -> OperatorServiceClient<Channel> {
+    OperatorServiceClient::new(dev_channel(server, principal).await)
+}
+
+/// A channel to a dev server with the dev CA and `principal`'s dev certificate.
+async fn dev_channel(server: &crate::DevServer, principal: &str) -> Channel {
     let certs = server.certs_dir();
     let ca = std::fs::read(certs.join("ca.pem")).expect("dev CA");
     let identity = Identity::from_dir(&certs, principal);
-    let channel = tls_channel(server.addr(), &ca, Some(&identity))
+    tls_channel(server.addr(), &ca, Some(&identity))
         .await
-        .expect("connect to the dev server");
-    OperatorServiceClient::new(channel)
+        .expect("connect to the dev server")
 }

@@ -56,6 +56,15 @@ impl ApiState {
     }
 }
 
+/// The principal of the verified client certificate that sent `request`.
+fn caller<T>(request: &Request<T>) -> Result<String, Status> {
+    request
+        .extensions()
+        .get::<crate::auth::Peer>()
+        .map(|peer| peer.principal().to_string())
+        .ok_or_else(|| Status::unauthenticated("no verified client certificate"))
+}
+
 /// The WorkflowService implementation. Methods not implemented here answer Unimplemented.
 #[derive(Clone)]
 pub struct WorkflowApi {

@@ -20,7 +20,6 @@ use tonic::{Request, Response, Status};
 
 use super::ApiState;
 use crate::{
-    auth::Peer,
     namespaces::NamespaceError,
     operator_grpc::operator_service_server::OperatorService,
     search_attributes::{Schema, add_custom, check_set, remove_custom, system_attributes},
@@ -120,11 +119,7 @@ pub(crate) fn get_search_attributes(
     state: &ApiState,
     request: &Request<GetSearchAttributesRequest>,
 ) -> Result<GetSearchAttributesResponse, Status> {
-    let principal = request
-        .extensions()
-        .get::<Peer>()
-        .map(|peer| peer.principal().to_string())
-        .ok_or_else(|| Status::unauthenticated("no verified client certificate"))?;
+    let principal = super::caller(request)?;
     let mut keys = system_attributes();
     for namespace in state.namespaces.list() {
         if !state.policy.has_any_role(&principal, &namespace.name) {

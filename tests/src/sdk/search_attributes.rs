@@ -34,7 +34,7 @@ use temporalio_sdk::{WorkerOptions, WorkflowContext, WorkflowResult};
 use tonic::Code;
 
 use super::{
-    NAMESPACE, Target, client, connect, fetch_history, run_worker_with,
+    NAMESPACE, Target, WorkerHandle, client, connect, fetch_history, run_worker_with,
     scenarios::{ADMIN, Outcome, STARTER, WORKER, events_of, history_of},
 };
 
@@ -132,17 +132,23 @@ fn unique(prefix: &str) -> String {
     format!("{prefix}-{}", uuid::Uuid::new_v4())
 }
 
-/// Set at start, upserted by the workflow (and `TemporalChangeVersion` by core for a patch),
-/// read back by describe and by list filters on all three types (polled: Temporal's
-/// visibility is eventually consistent).
-pub async fn typed_search_attributes(target: &Target) -> Outcome {
+/// Registers the attributes, starts a worker on a fresh task queue and connects the starter.
+async fn prepare(target: &Target, scenario: &str) -> (WorkerHandle, Connection, String) {
     register(target).await;
-    let task_queue = unique("typed-sa");
+    let task_queue = unique(scenario);
     let worker = run_worker_with(
         connect(&target.as_principal(WORKER)).await,
         worker_options(&task_queue),
     );
     let connection = connect(&target.as_principal(STARTER)).await;
+    (worker, connection, task_queue)
+}
+
+/// Set at start, upserted by the workflow (and `TemporalChangeVersion` by core for a patch),
+/// read back by describe and by list filters on all three types (polled: Temporal's
+/// visibility is eventually consistent).
+pub async fn typed_search_attributes(target: &Target) -> Outcome {
+    let (worker, connection, task_queue) = prepare(target, "typed-sa").await;
     let workflow_id = unique("typed-sa");
     let customer = unique("acme");
     const CUSTOMER_KEY: SearchAttributeKey<String> = SearchAttributeKey::keyword(CUSTOMER);
@@ -299,13 +305,7 @@ pub async fn refused_at_start(target: &Target) {
 /// The workflow upserts a Keyword value into the Int attribute: its workflow task fails with
 /// `BAD_SEARCH_ATTRIBUTES` naming the attribute, and the value is not stored.
 pub async fn bad_upsert_fails_the_workflow_task(target: &Target) {
-    register(target).await;
-    let task_queue = unique("bad-upsert");
-    let worker = run_worker_with(
-        connect(&target.as_principal(WORKER)).await,
-        worker_options(&task_queue),
-    );
-    let connection = connect(&target.as_principal(STARTER)).await;
+    let (worker, connection, task_queue) = prepare(target, "bad-upsert").await;
     let workflow_id = unique("bad-upsert");
     let handle = client(&connection)
         .start_workflow(

@@ -206,43 +206,29 @@ async fn closed_runs_disappear_after_a_short_retention_even_across_a_sigkill() {
     let mut server = DevServer::start_in(&data, &["--min-retention-secs", "1"]);
 
     // The API refuses what the knob does not allow, and the real CLI creates the namespace.
-    let too_short = temporal(
-        &server,
-        true,
-        &[
+    let create = |name: &str, retention: &str| {
+        let args = [
             "operator",
             "namespace",
             "create",
             "--namespace",
-            "too-short",
+            name,
             "--retention",
-            "500ms",
-        ],
-    );
+            retention,
+        ];
+        let output = temporal(&server, true, &args);
+        (
+            output.status.success(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    };
+    let (ok, stderr) = create("too-short", "500ms");
     assert!(
-        !too_short.status.success(),
-        "below min_retention_secs is refused"
+        !ok && stderr.contains("at least 1 s"),
+        "below min_retention_secs: {stderr}"
     );
-    let stderr = String::from_utf8_lossy(&too_short.stderr);
-    assert!(stderr.contains("at least 1 s"), "{stderr}");
-    let create = temporal(
-        &server,
-        true,
-        &[
-            "operator",
-            "namespace",
-            "create",
-            "--namespace",
-            SHORT,
-            "--retention",
-            "3s",
-        ],
-    );
-    assert!(
-        create.status.success(),
-        "create: {}",
-        String::from_utf8_lossy(&create.stderr)
-    );
+    let (ok, stderr) = create(SHORT, "3s");
+    assert!(ok, "create: {stderr}");
 
     // Across a SIGKILL: the retention timer was written with the closing batch.
     let mut client = dev_client(&server, "client").await;

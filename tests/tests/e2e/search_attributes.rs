@@ -102,29 +102,22 @@ async fn the_temporal_cli_registers_lists_and_removes_typed_attributes_durably()
         Some("Datetime")
     );
 
-    let (ok, out) = cli(
-        &server,
-        &[
-            "operator",
-            "search-attribute",
-            "remove",
-            "--name",
-            "Priority",
-            "--yes",
-        ],
-    );
+    let remove = |name: &str| {
+        cli(
+            &server,
+            &[
+                "operator",
+                "search-attribute",
+                "remove",
+                "--name",
+                name,
+                "--yes",
+            ],
+        )
+    };
+    let (ok, out) = remove("Priority");
     assert!(ok, "remove: {out}");
-    let (ok, out) = cli(
-        &server,
-        &[
-            "operator",
-            "search-attribute",
-            "remove",
-            "--name",
-            "WorkflowId",
-            "--yes",
-        ],
-    );
+    let (ok, out) = remove("WorkflowId");
     assert!(
         !ok && out.contains("Unable to remove non-custom search attributes: WorkflowId"),
         "{out}"
@@ -198,38 +191,31 @@ async fn operator_calls_are_authorized_and_the_rest_is_unimplemented() {
         Some(&(IndexedValueType::Keyword as i32))
     );
 
-    for (status, what) in [
+    for (attributes, code, what) in [
         (
-            admin
-                .add_search_attributes(AddSearchAttributesRequest {
-                    search_attributes: [("Bad".to_string(), 0)].into(),
-                    namespace: "default".into(),
-                })
-                .await
-                .unwrap_err(),
+            vec![("Bad", 0)],
+            Code::InvalidArgument,
             "an unspecified type",
         ),
+        (vec![], Code::InvalidArgument, "no attributes"),
         (
-            admin
-                .add_search_attributes(AddSearchAttributesRequest {
-                    namespace: "default".into(),
-                    ..Default::default()
-                })
-                .await
-                .unwrap_err(),
-            "no attributes",
+            vec![("Region", IndexedValueType::Int as i32)],
+            Code::AlreadyExists,
+            "another type",
         ),
     ] {
-        assert_eq!(status.code(), Code::InvalidArgument, "{what}: {status:?}");
+        let status = admin
+            .add_search_attributes(AddSearchAttributesRequest {
+                search_attributes: attributes
+                    .into_iter()
+                    .map(|(name, kind)| (name.to_string(), kind))
+                    .collect(),
+                namespace: "default".into(),
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(status.code(), code, "{what}: {status:?}");
     }
-    let clash = admin
-        .add_search_attributes(AddSearchAttributesRequest {
-            search_attributes: [("Region".to_string(), IndexedValueType::Int as i32)].into(),
-            namespace: "default".into(),
-        })
-        .await
-        .unwrap_err();
-    assert_eq!(clash.code(), Code::AlreadyExists, "{clash:?}");
     let missing = admin
         .list_search_attributes(ListSearchAttributesRequest {
             namespace: "no-such-namespace".into(),

@@ -52,7 +52,7 @@ const DUE_BASE_MS: i64 = 1_767_225_600_000;
 const HOUR_MS: i64 = 3_600_000;
 
 fn custom(i: usize) -> Option<Custom> {
-    (i % 11 != 0).then(|| Custom {
+    (!i.is_multiple_of(11)).then(|| Custom {
         customer: format!("cust-{}", i % 7),
         priority: (i % 10) as i64,
         due_ms: DUE_BASE_MS + i as i64 * HOUR_MS,
