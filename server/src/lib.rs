@@ -22,7 +22,8 @@
 //!
 //! # Never
 //! - There is no plaintext listener and no flag that creates one.
-//! - The server never holds payload keys and never decodes `Payload.data`.
+//! - The server never holds payload keys and never decodes `Payload.data` — except search
+//!   attribute values, which are clear-text JSON by Temporal's design so they can be indexed.
 //! - No RPC reaches a handler before the authorization layer has allowed it.
 //! - Nothing is acknowledged before it is flushed to disk.
 
