@@ -1,13 +1,25 @@
-//! Generates the tonic server traits for Temporal's `WorkflowService` from the descriptor set
-//! that `temporalio-protos` builds, so no `.proto` file ever enters this repository and the
-//! message types stay those of the `temporalio-protos` crate.
+//! Generates the tonic server traits for Temporal's `WorkflowService` and `OperatorService` from
+//! the descriptor set that `temporalio-protos` builds, so no `.proto` file ever enters this
+//! repository and the message types stay those of the `temporalio-protos` crate.
 
 use std::{collections::HashMap, env, error::Error, fmt::Write as _, fs, path::PathBuf};
 
 use prost::Message;
 use prost_types::{DescriptorProto, FileDescriptorSet, field_descriptor_proto::Type};
 
-const SERVICE_FILE: &str = "temporal/api/workflowservice/v1/service.proto";
+/// (service file, service name, name of the generated namespace-field table).
+const SERVICES: [(&str, &str, &str); 2] = [
+    (
+        "temporal/api/workflowservice/v1/service.proto",
+        "WorkflowService",
+        "NAMESPACE_FIELDS",
+    ),
+    (
+        "temporal/api/operatorservice/v1/service.proto",
+        "OperatorService",
+        "OPERATOR_NAMESPACE_FIELDS",
+    ),
+];
 
 fn main() -> Result<(), Box<dyn Error>> {
     // Cargo passes the `links = "temporalio_protos"` metadata only to direct dependents.
@@ -18,9 +30,10 @@ fn main() -> Result<(), Box<dyn Error>> {
     println!("cargo:rerun-if-env-changed=DEP_TEMPORALIO_PROTOS_DESCRIPTOR_PATH");
     let mut fds = FileDescriptorSet::decode(fs::read(&path)?.as_slice())?;
     write_namespace_fields(&fds)?;
-    fds.file.retain(|file| file.name() == SERVICE_FILE);
-    if fds.file.is_empty() {
-        return Err(format!("{SERVICE_FILE} is missing from {path}").into());
+    fds.file
+        .retain(|file| SERVICES.iter().any(|(name, _, _)| file.name() == *name));
+    if fds.file.len() != SERVICES.len() {
+        return Err(format!("a service file of {SERVICES:?} is missing from {path}").into());
     }
     tonic_prost_build::configure()
         .build_client(false)
@@ -31,9 +44,9 @@ fn main() -> Result<(), Box<dyn Error>> {
     Ok(())
 }
 
-/// Writes `NAMESPACE_FIELDS`: for every WorkflowService method whose request has a string field
-/// named `namespace`, that field's number. The authorization layer reads the namespace with it
-/// before the request is decoded.
+/// Writes one table per service: for every method whose request has a string field named
+/// `namespace`, that field's number. The authorization layer reads the namespace with it before
+/// the request is decoded.
 fn write_namespace_fields(fds: &FileDescriptorSet) -> Result<(), Box<dyn Error>> {
     let mut messages: HashMap<String, &DescriptorProto> = HashMap::new();
     for file in &fds.file {
@@ -41,29 +54,33 @@ fn write_namespace_fields(fds: &FileDescriptorSet) -> Result<(), Box<dyn Error>>
             messages.insert(format!(".{}.{}", file.package(), message.name()), message);
         }
     }
-    let service = fds
-        .file
-        .iter()
-        .find(|file| file.name() == SERVICE_FILE)
-        .and_then(|file| file.service.iter().find(|s| s.name() == "WorkflowService"))
-        .ok_or("WorkflowService not found in the descriptor set")?;
-    let mut out = String::from(
-        "/// (method, field number of its request's `namespace` string).\n\
-         const NAMESPACE_FIELDS: &[(&str, u32)] = &[\n",
-    );
-    for method in &service.method {
-        let input = messages
-            .get(method.input_type())
-            .ok_or_else(|| format!("request type {} not found", method.input_type()))?;
-        let field = input
-            .field
+    let mut out = String::new();
+    for (file_name, service_name, table) in SERVICES {
+        let service = fds
+            .file
             .iter()
-            .find(|f| f.name() == "namespace" && f.r#type() == Type::String);
-        if let Some(field) = field {
-            writeln!(out, "    ({:?}, {}),", method.name(), field.number())?;
+            .find(|file| file.name() == file_name)
+            .and_then(|file| file.service.iter().find(|s| s.name() == service_name))
+            .ok_or_else(|| format!("{service_name} not found in the descriptor set"))?;
+        writeln!(
+            out,
+            "/// {service_name}: (method, field number of its request's `namespace` string).\n\
+             const {table}: &[(&str, u32)] = &["
+        )?;
+        for method in &service.method {
+            let input = messages
+                .get(method.input_type())
+                .ok_or_else(|| format!("request type {} not found", method.input_type()))?;
+            let field = input
+                .field
+                .iter()
+                .find(|f| f.name() == "namespace" && f.r#type() == Type::String);
+            if let Some(field) = field {
+                writeln!(out, "    ({:?}, {}),", method.name(), field.number())?;
+            }
         }
+        out.push_str("];\n");
     }
-    out.push_str("];\n");
     let out_dir = PathBuf::from(env::var("OUT_DIR")?);
     fs::write(out_dir.join("namespace_fields.rs"), out)?;
     Ok(())

@@ -152,6 +152,7 @@ pub(crate) fn prepare(args: &StartDevArgs) -> anyhow::Result<(ServerConfig, Bann
         },
         tls_reload_secs: 2,
         max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
+        min_retention_secs: args.min_retention_secs,
         namespaces: args.namespaces.iter().map(NamespaceSpec::named).collect(),
     };
     config.validate("from start-dev flags")?;

@@ -41,6 +41,10 @@ pub(crate) struct StartDevArgs {
     /// More namespaces to create (repeatable); `default` always exists.
     #[arg(long = "namespace", short = 'n', value_name = "NAME")]
     pub(crate) namespaces: Vec<String>,
+    /// The shortest retention, in seconds, a namespace may be created or updated with (e.g.
+    /// `--min-retention-secs 2`, then `temporal operator namespace create --retention 2s`).
+    #[arg(long, value_name = "SECS", default_value_t = lockstep_server::config::DEFAULT_MIN_RETENTION_SECS)]
+    pub(crate) min_retention_secs: u64,
 }
 
 pub(crate) fn run(command: ServerCommand) -> anyhow::Result<()> {

@@ -7,6 +7,8 @@
 //! - `auth`: principals, the policy, the tower layer that authorizes every RPC.
 //! - `api`: the WorkflowService handlers (thin: decode, call, map errors).
 //! - `namespaces`: the namespace registry and payload policies.
+//! - `search_attributes`: the typed custom search attributes registered per namespace, and
+//!   the checks of the values starts and upserts set.
 //! - `engine`: the pure state machine of one workflow run (events, commands, retries, timeouts).
 //! - `executions`: requests → engine → one atomic batch → effects (queues, timers, long polls).
 //! - `matching`: task queues with long-poll hand-off.
@@ -15,11 +17,13 @@
 //! - `visibility`: list/count executions with a subset of Temporal's list-filter language.
 //! - `store`: the `Store` trait, its sled and in-memory implementations, group commit.
 //! - `server`: wiring and serving.
-//! - `grpc`: the tonic server traits generated from `temporalio-protos`' descriptors.
+//! - `grpc`, `operator_grpc`: the tonic server traits generated from `temporalio-protos`'
+//!   descriptors.
 //!
 //! # Never
 //! - There is no plaintext listener and no flag that creates one.
-//! - The server never holds payload keys and never decodes `Payload.data`.
+//! - The server never holds payload keys and never decodes `Payload.data` — except search
+//!   attribute values, which are clear-text JSON by Temporal's design so they can be indexed.
 //! - No RPC reaches a handler before the authorization layer has allowed it.
 //! - Nothing is acknowledged before it is flushed to disk.
 
@@ -30,6 +34,7 @@ pub mod engine;
 pub mod executions;
 pub mod matching;
 pub mod namespaces;
+pub mod search_attributes;
 pub mod server;
 pub mod store;
 pub mod timers;
@@ -45,4 +50,11 @@ pub use server::{BoundServer, ServerError};
 pub mod grpc {
     #![allow(missing_docs, unreachable_pub, clippy::all, clippy::pedantic)]
     tonic::include_proto!("temporal.api.workflowservice.v1");
+}
+
+/// The tonic server traits for `temporal.api.operatorservice.v1.OperatorService` (the search
+/// attribute methods are served; the others answer Unimplemented).
+pub mod operator_grpc {
+    #![allow(missing_docs, unreachable_pub, clippy::all, clippy::pedantic)]
+    tonic::include_proto!("temporal.api.operatorservice.v1");
 }

@@ -87,6 +87,10 @@ pub struct NamespaceRecord {
     /// Registration time, milliseconds since the epoch.
     #[prost(int64, tag = "8")]
     pub created_unix_ms: i64,
+    /// Registered custom search attributes: name → `IndexedValueType` (see
+    /// [`search_attributes`](crate::search_attributes)).
+    #[prost(map = "string, int32", tag = "9")]
+    pub search_attributes: HashMap<String, i32>,
 }
 
 impl NamespaceRecord {
@@ -183,6 +187,8 @@ pub struct Namespaces {
     by_name: RwLock<BTreeMap<String, Arc<NamespaceRecord>>>,
     /// Serializes writers so check-then-write (register, update) cannot race.
     write_lock: tokio::sync::Mutex<()>,
+    /// The shortest retention a namespace may be given (the server's `min_retention_secs`).
+    min_retention: Duration,
 }
 
 impl Namespaces {
@@ -206,7 +212,14 @@ impl Namespaces {
             committer,
             by_name: RwLock::new(by_name),
             write_lock: tokio::sync::Mutex::new(()),
+            min_retention: Duration::from_secs(crate::config::DEFAULT_MIN_RETENTION_SECS),
         })
+    }
+
+    /// Sets the shortest retention namespaces may be registered or updated with (default 1 h).
+    pub fn with_min_retention(mut self, min_retention: Duration) -> Self {
+        self.min_retention = min_retention;
+        self
     }
 
     /// The namespace called `name`.
@@ -243,11 +256,12 @@ impl Namespaces {
             payload_policy: 0,
             data: HashMap::new(),
             created_unix_ms: now_unix_ms(),
+            search_attributes: HashMap::new(),
         };
         let retention = new.retention.unwrap_or(Duration::from_secs(
             crate::config::default_retention_hours() * 3600,
         ));
-        set_retention(&mut record, retention)?;
+        set_retention(&mut record, retention, self.min_retention)?;
         apply_data(&mut record, new.data)?;
         self.save(record).await
     }
@@ -285,22 +299,39 @@ impl Namespaces {
         name: &str,
         update: NamespaceUpdate,
     ) -> Result<Arc<NamespaceRecord>, NamespaceError> {
+        let min_retention = self.min_retention;
+        self.modify(name, |record| {
+            if let Some(description) = update.description {
+                record.description = description;
+            }
+            if let Some(owner_email) = update.owner_email {
+                record.owner_email = owner_email;
+            }
+            if let Some(retention) = update.retention {
+                set_retention(record, retention, min_retention)?;
+            }
+            apply_data(record, update.data)?;
+            Ok(true)
+        })
+        .await
+    }
+
+    /// Changes namespace `name` with `change` (on a copy) and stores the result when `change`
+    /// says it changed something; an error changes nothing. Writers are serialized.
+    pub async fn modify<E: From<NamespaceError>>(
+        &self,
+        name: &str,
+        change: impl FnOnce(&mut NamespaceRecord) -> Result<bool, E>,
+    ) -> Result<Arc<NamespaceRecord>, E> {
         let _guard = self.write_lock.lock().await;
         let current = self
             .get(name)
             .ok_or_else(|| NamespaceError::NotFound(name.into()))?;
         let mut record = NamespaceRecord::clone(&current);
-        if let Some(description) = update.description {
-            record.description = description;
+        if !change(&mut record)? {
+            return Ok(current);
         }
-        if let Some(owner_email) = update.owner_email {
-            record.owner_email = owner_email;
-        }
-        if let Some(retention) = update.retention {
-            set_retention(&mut record, retention)?;
-        }
-        apply_data(&mut record, update.data)?;
-        self.save(record).await
+        Ok(self.save(record).await?)
     }
 
     async fn save(&self, record: NamespaceRecord) -> Result<Arc<NamespaceRecord>, NamespaceError> {
@@ -327,11 +358,16 @@ impl Namespaces {
     }
 }
 
-fn set_retention(record: &mut NamespaceRecord, retention: Duration) -> Result<(), NamespaceError> {
-    if retention < Duration::from_secs(3600) {
-        return Err(NamespaceError::Invalid(
-            "retention must be at least 1 hour".into(),
-        ));
+fn set_retention(
+    record: &mut NamespaceRecord,
+    retention: Duration,
+    min_retention: Duration,
+) -> Result<(), NamespaceError> {
+    if retention < min_retention {
+        return Err(NamespaceError::Invalid(format!(
+            "retention must be at least {} s (the server's min_retention_secs)",
+            min_retention.as_secs()
+        )));
     }
     record.retention_seconds = i64::try_from(retention.as_secs())
         .map_err(|_| NamespaceError::Invalid("retention is too long".into()))?;
@@ -424,6 +460,82 @@ mod tests {
         assert!(matches!(bad_policy, Err(NamespaceError::Invalid(_))));
         assert_eq!(namespaces.get("default").unwrap().description, "");
         assert_eq!(namespaces.list().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn retention_is_bounded_by_the_configured_minimum() {
+        let (committer, namespaces) = registry();
+        let short = |name: &str| NewNamespace {
+            name: name.into(),
+            retention: Some(Duration::from_secs(2)),
+            ..Default::default()
+        };
+        let refused = namespaces.register(short("quick")).await;
+        assert!(
+            matches!(&refused, Err(NamespaceError::Invalid(m)) if m.contains("at least 3600 s")),
+            "{refused:?}"
+        );
+        let namespaces = Namespaces::load(committer)
+            .unwrap()
+            .with_min_retention(Duration::from_secs(1));
+        let created = namespaces.register(short("quick")).await.unwrap();
+        assert_eq!(created.retention(), Duration::from_secs(2));
+        let too_short = namespaces
+            .update(
+                "quick",
+                NamespaceUpdate {
+                    retention: Some(Duration::from_millis(500)),
+                    ..Default::default()
+                },
+            )
+            .await;
+        assert!(matches!(too_short, Err(NamespaceError::Invalid(_))));
+        assert_eq!(
+            namespaces.get("quick").unwrap().retention(),
+            Duration::from_secs(2)
+        );
+    }
+
+    #[tokio::test]
+    async fn modify_stores_only_changes_and_nothing_on_error() {
+        let (committer, namespaces) = registry();
+        namespaces
+            .ensure("default", PayloadPolicy::Any, Duration::from_secs(86400))
+            .await
+            .unwrap();
+        let unchanged = namespaces
+            .modify::<NamespaceError>("default", |record| {
+                record.description = "not saved".into();
+                Ok(false)
+            })
+            .await
+            .unwrap();
+        assert_eq!(unchanged.description, "");
+        let failed = namespaces
+            .modify("default", |record| {
+                record.search_attributes.insert("Lost".into(), 2);
+                Err(NamespaceError::Invalid("no".into()))
+            })
+            .await;
+        assert!(failed.is_err());
+        namespaces
+            .modify::<NamespaceError>("default", |record| {
+                record.search_attributes.insert("Customer".into(), 2);
+                Ok(true)
+            })
+            .await
+            .unwrap();
+        let reloaded = Namespaces::load(committer).unwrap();
+        let record = reloaded.get("default").unwrap();
+        assert_eq!(record.description, "");
+        assert_eq!(
+            record.search_attributes,
+            HashMap::from([("Customer".to_string(), 2)])
+        );
+        let missing = namespaces
+            .modify::<NamespaceError>("nope", |_| Ok(true))
+            .await;
+        assert!(matches!(missing, Err(NamespaceError::NotFound(_))));
     }
 
     #[tokio::test]

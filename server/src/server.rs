@@ -8,12 +8,13 @@ use tokio::net::TcpListener;
 use tonic::codec::CompressionEncoding;
 
 use crate::{
-    api::{ApiState, WorkflowApi},
+    api::{ApiState, OperatorApi, WorkflowApi},
     auth::{AuthLayer, Policy, PolicyError},
     config::{ConfigError, ServerConfig},
     executions::{ExecutionError, Executions},
     grpc::workflow_service_server::WorkflowServiceServer,
     namespaces::{DEFAULT_NAMESPACE, NamespaceError, Namespaces, PayloadPolicy},
+    operator_grpc::operator_service_server::OperatorServiceServer,
     store::{Committer, SledStore, StoreError},
     tls::{ReloadingTls, TlsError, TlsIncoming},
     tokens::{TokenError, TokenKey},
@@ -69,6 +70,7 @@ pub struct BoundServer {
     policy: Arc<Policy>,
     committer: Committer,
     api: WorkflowApi,
+    operator: OperatorApi,
     executions: Arc<Executions>,
 }
 
@@ -83,7 +85,9 @@ impl BoundServer {
             .await
             .map_err(|err| ServerError::Transport(err.to_string()))??;
         let committer = Committer::start(Arc::new(store));
-        let namespaces = Arc::new(Namespaces::load(committer.clone())?);
+        let namespaces = Arc::new(
+            Namespaces::load(committer.clone())?.with_min_retention(config.min_retention()),
+        );
         namespaces
             .ensure(
                 DEFAULT_NAMESPACE,
@@ -108,11 +112,13 @@ impl BoundServer {
         })?;
         let tokens = TokenKey::load_or_create(&config.data_dir)?;
         let executions = Executions::open(committer.clone(), tokens, namespaces.clone())?;
-        let api = WorkflowApi::new(Arc::new(ApiState::new(
+        let state = Arc::new(ApiState::new(
             namespaces,
             policy.clone(),
             executions.clone(),
-        )));
+        ));
+        let api = WorkflowApi::new(state.clone());
+        let operator = OperatorApi::new(state);
         Ok(Self {
             config,
             listener,
@@ -121,6 +127,7 @@ impl BoundServer {
             policy,
             committer,
             api,
+            operator,
             executions,
         })
     }
@@ -142,6 +149,11 @@ impl BoundServer {
             .send_compressed(CompressionEncoding::Gzip)
             .max_decoding_message_size(max)
             .max_encoding_message_size(max);
+        let operator_service = OperatorServiceServer::new(self.operator)
+            .accept_compressed(CompressionEncoding::Gzip)
+            .send_compressed(CompressionEncoding::Gzip)
+            .max_decoding_message_size(max)
+            .max_encoding_message_size(max);
         let watcher = self.tls.watch(self.config.tls_reload_interval());
         let timer_driver = self.executions.spawn_timer_driver();
         let executions = self.executions.clone();
@@ -158,6 +170,7 @@ impl BoundServer {
             .layer(AuthLayer::new(self.policy, max))
             .add_service(health_service)
             .add_service(workflow_service)
+            .add_service(operator_service)
             .serve_with_incoming_shutdown(incoming, signal);
         // Graceful shutdown waits for clients to close their connections; a client that never
         // does must not keep the server alive, so draining is bounded.

@@ -4,7 +4,10 @@
 use std::{net::SocketAddr, path::Path, sync::Arc};
 
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName, pem::PemObject};
-use temporalio_protos::temporal::api::workflowservice::v1::workflow_service_client::WorkflowServiceClient;
+use temporalio_protos::temporal::api::{
+    operatorservice::v1::operator_service_client::OperatorServiceClient,
+    workflowservice::v1::workflow_service_client::WorkflowServiceClient,
+};
 use tokio::net::TcpStream;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig};
 
@@ -50,6 +53,17 @@ pub async fn workflow_client(
     ca_pem: &[u8],
     identity: Option<&Identity>,
 ) -> Result<WorkflowServiceClient<Channel>, tonic::transport::Error> {
+    let channel = tls_channel(addr, ca_pem, identity).await?;
+    Ok(WorkflowServiceClient::new(channel).max_decoding_message_size(128 << 20))
+}
+
+/// A gRPC channel over mTLS (TLS only when `identity` is None), trusting `ca_pem`, verifying the
+/// server name `localhost`.
+pub async fn tls_channel(
+    addr: SocketAddr,
+    ca_pem: &[u8],
+    identity: Option<&Identity>,
+) -> Result<Channel, tonic::transport::Error> {
     let mut tls = ClientTlsConfig::new()
         .ca_certificate(Certificate::from_pem(ca_pem))
         .domain_name("localhost");
@@ -59,12 +73,11 @@ pub async fn workflow_client(
             &identity.key_pem,
         ));
     }
-    let channel = Channel::from_shared(format!("https://{addr}"))
+    Channel::from_shared(format!("https://{addr}"))
         .expect("valid uri")
         .tls_config(tls)?
         .connect()
-        .await?;
-    Ok(WorkflowServiceClient::new(channel).max_decoding_message_size(128 << 20))
+        .await
 }
 
 /// A plaintext HTTP/2 gRPC client (must be refused by Lockstep).
@@ -151,10 +164,25 @@ pub async fn dev_client(
     server: &crate::DevServer,
     principal: &str,
 ) -> WorkflowServiceClient<Channel> {
+    WorkflowServiceClient::new(dev_channel(server, principal).await)
+        .max_decoding_message_size(128 << 20)
+}
+
+/// An OperatorService client of a dev server (search attributes), as one of its dev
+/// principals.
+pub async fn dev_operator_client(
+    server: &crate::DevServer,
+    principal: &str,
+) -> OperatorServiceClient<Channel> {
+    OperatorServiceClient::new(dev_channel(server, principal).await)
+}
+
+/// A channel to a dev server with the dev CA and `principal`'s dev certificate.
+async fn dev_channel(server: &crate::DevServer, principal: &str) -> Channel {
     let certs = server.certs_dir();
     let ca = std::fs::read(certs.join("ca.pem")).expect("dev CA");
     let identity = Identity::from_dir(&certs, principal);
-    workflow_client(server.addr(), &ca, Some(&identity))
+    tls_channel(server.addr(), &ca, Some(&identity))
         .await
         .expect("connect to the dev server")
 }

@@ -166,3 +166,47 @@ mod reset {
         }
     }
 }
+
+/// The typed search attribute scenarios (`lockstep_tests::sdk::search_attributes`) on both
+/// servers, and the differential check of the deterministic one.
+mod search_attributes {
+    use lockstep_tests::sdk::{event_types, search_attributes as scenarios};
+
+    macro_rules! on_both {
+        ($($name:ident),* $(,)?) => {
+            $(
+                mod $name {
+                    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                    async fn temporal() {
+                        let (_server, target) = super::super::temporal();
+                        super::scenarios::$name(&target).await;
+                    }
+
+                    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                    async fn lockstep() {
+                        let (_server, target) = super::super::lockstep();
+                        super::scenarios::$name(&target).await;
+                    }
+                }
+            )*
+        };
+    }
+
+    on_both!(
+        typed_search_attributes,
+        refused_at_start,
+        bad_upsert_fails_the_workflow_task,
+    );
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn same_events_as_temporal() {
+        let (_temporal, temporal) = super::temporal();
+        let (_lockstep, lockstep) = super::lockstep();
+        let expected = event_types(&scenarios::typed_search_attributes(&temporal).await.history);
+        let actual = event_types(&scenarios::typed_search_attributes(&lockstep).await.history);
+        assert_eq!(
+            actual, expected,
+            "Lockstep's history differs from Temporal's"
+        );
+    }
+}

@@ -2,6 +2,7 @@
 //! business logic lives here, and nothing here runs before the authorization layer.
 //!
 //! - `namespaces`: Register/Describe/List/UpdateNamespace.
+//! - `operator`: the OperatorService search attribute methods, and GetSearchAttributes.
 //! - `system`: GetSystemInfo.
 //! - `workflows`: starting, signalling, reading workflows; polling and answering tasks.
 //! - `payload_policy`: refuses cleartext payloads in `encrypted-only` namespaces.
@@ -10,6 +11,7 @@
 
 mod compression;
 mod namespaces;
+mod operator;
 mod payload_policy;
 mod status;
 mod system;
@@ -21,6 +23,7 @@ use temporalio_protos::temporal::api::workflowservice::v1::*;
 use tonic::{Request, Response, Status};
 
 use compression::reply;
+pub use operator::OperatorApi;
 pub use payload_policy::ENCRYPTED_ENCODING;
 use payload_policy::PayloadGuard;
 
@@ -54,6 +57,15 @@ impl ApiState {
             executions,
         }
     }
+}
+
+/// The principal of the verified client certificate that sent `request`.
+fn caller<T>(request: &Request<T>) -> Result<String, Status> {
+    request
+        .extensions()
+        .get::<crate::auth::Peer>()
+        .map(|peer| peer.principal().to_string())
+        .ok_or_else(|| Status::unauthenticated("no verified client certificate"))
 }
 
 /// The WorkflowService implementation. Methods not implemented here answer Unimplemented.
@@ -275,11 +287,9 @@ impl WorkflowService for WorkflowApi {
 
     async fn get_search_attributes(
         &self,
-        _request: Request<GetSearchAttributesRequest>,
+        request: Request<GetSearchAttributesRequest>,
     ) -> Result<Response<GetSearchAttributesResponse>, Status> {
-        Ok(reply(GetSearchAttributesResponse {
-            keys: crate::visibility::system_search_attributes(),
-        }))
+        operator::get_search_attributes(&self.state, &request).map(reply)
     }
 
     async fn poll_nexus_task_queue(

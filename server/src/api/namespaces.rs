@@ -15,11 +15,8 @@ use temporalio_protos::temporal::api::{
 use tonic::{Request, Status};
 
 use super::ApiState;
-use crate::{
-    auth::Peer,
-    namespaces::{
-        NamespaceError, NamespaceRecord, NamespaceUpdate, NewNamespace, PAYLOAD_POLICY_KEY,
-    },
+use crate::namespaces::{
+    NamespaceError, NamespaceRecord, NamespaceUpdate, NewNamespace, PAYLOAD_POLICY_KEY,
 };
 
 const CLUSTER: &str = "active";
@@ -71,11 +68,7 @@ pub(crate) fn list(
     state: &ApiState,
     request: Request<ListNamespacesRequest>,
 ) -> Result<ListNamespacesResponse, Status> {
-    let principal = request
-        .extensions()
-        .get::<Peer>()
-        .map(|peer| peer.principal().to_string())
-        .ok_or_else(|| Status::unauthenticated("no verified client certificate"))?;
+    let principal = super::caller(&request)?;
     let request = request.into_inner();
     let after = String::from_utf8(request.next_page_token)
         .map_err(|_| Status::invalid_argument("next_page_token is not one this server issued"))?;

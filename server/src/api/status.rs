@@ -10,7 +10,8 @@ use temporalio_protos::{
 use tonic::Code;
 
 use crate::{
-    engine::EngineError, executions::ExecutionError, namespaces::NamespaceError, store::StoreError,
+    engine::EngineError, executions::ExecutionError, namespaces::NamespaceError,
+    search_attributes::SearchAttributeError, store::StoreError,
 };
 
 const ALREADY_STARTED_TYPE: &str =
@@ -80,6 +81,15 @@ impl From<NamespaceError> for Status {
             NamespaceError::AlreadyExists(_) => Status::already_exists(err.to_string()),
             NamespaceError::Invalid(_) => Status::invalid_argument(err.to_string()),
             NamespaceError::Store(store) => store.into(),
+        }
+    }
+}
+
+impl From<SearchAttributeError> for Status {
+    fn from(err: SearchAttributeError) -> Self {
+        match err {
+            SearchAttributeError::AlreadyExists { .. } => Status::already_exists(err.to_string()),
+            SearchAttributeError::Invalid(_) => Status::invalid_argument(err.to_string()),
         }
     }
 }

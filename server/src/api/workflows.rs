@@ -3,7 +3,7 @@
 use temporalio_protos::temporal::api::workflowservice::v1::*;
 use tonic::Status;
 
-use super::ApiState;
+use super::{ApiState, operator::check_start_attributes};
 use crate::executions::workflow_tasks_long_poll;
 
 pub(crate) async fn start(
@@ -11,6 +11,11 @@ pub(crate) async fn start(
     request: StartWorkflowExecutionRequest,
 ) -> Result<StartWorkflowExecutionResponse, Status> {
     state.payloads.check_start(&request)?;
+    check_start_attributes(
+        state,
+        &request.namespace,
+        request.search_attributes.as_ref(),
+    )?;
     Ok(state.executions.start_workflow(&request).await?)
 }
 
@@ -19,6 +24,11 @@ pub(crate) async fn signal_with_start(
     request: SignalWithStartWorkflowExecutionRequest,
 ) -> Result<SignalWithStartWorkflowExecutionResponse, Status> {
     state.payloads.check_signal_with_start(&request)?;
+    check_start_attributes(
+        state,
+        &request.namespace,
+        request.search_attributes.as_ref(),
+    )?;
     Ok(state.executions.signal_with_start(&request).await?)
 }
 

@@ -16,11 +16,12 @@ use tower::{Layer, Service};
 
 use super::{
     Peer, Policy,
-    namespace_field::{namespace_field, read_string_field},
-    permissions::{Requirement, requirement},
+    namespace_field::{namespace_field, operator_namespace_field, read_string_field},
+    permissions::{Requirement, operator_requirement, requirement},
 };
 
 const WORKFLOW_SERVICE: &str = "temporal.api.workflowservice.v1.WorkflowService";
+const OPERATOR_SERVICE: &str = "temporal.api.operatorservice.v1.OperatorService";
 const HEALTH_SERVICE: &str = "grpc.health.v1.Health";
 /// gRPC message prefix: compressed flag (1 byte) and length (4 bytes, big-endian).
 const FRAME_HEADER: usize = 5;
@@ -104,14 +105,15 @@ impl AuthLayer {
         if service == HEALTH_SERVICE {
             return Ok(request);
         }
-        if service != WORKFLOW_SERVICE {
-            return if self.policy.knows(principal) {
-                Ok(request)
-            } else {
-                Err(self.deny(principal, None, method, "any role"))
-            };
-        }
-        let requirement = requirement(method);
+        let (requirement, field) = match service {
+            WORKFLOW_SERVICE => (requirement(method), namespace_field(method)),
+            OPERATOR_SERVICE => (
+                operator_requirement(method),
+                operator_namespace_field(method),
+            ),
+            // Other services (none is served but health) only need a known principal.
+            _ => (Requirement::KnownPrincipal, None),
+        };
         if requirement == Requirement::KnownPrincipal {
             return if self.policy.knows(principal) {
                 Ok(request)
@@ -119,7 +121,7 @@ impl AuthLayer {
                 Err(self.deny(principal, None, method, "any role"))
             };
         }
-        let Some(field) = namespace_field(method) else {
+        let Some(field) = field else {
             // A namespace-less method that needs a role: only global administrators.
             return if self.policy.is_global_admin(principal) {
                 Ok(request)

@@ -17,4 +17,4 @@ mod permissions;
 pub use layer::{AuthLayer, Authorize, AuthorizedNamespace};
 pub use lockstep_policy::{Policy, PolicyError, Role};
 pub use peer::Peer;
-pub use permissions::{Requirement, requirement};
+pub use permissions::{Requirement, operator_requirement, requirement};

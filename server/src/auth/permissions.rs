@@ -1,5 +1,6 @@
-//! What each RPC requires. Every WorkflowService method not listed here needs `admin`, so a
-//! method added to the API later is denied to ordinary roles until someone classifies it.
+//! What each RPC requires. Every WorkflowService or OperatorService method not listed here
+//! needs `admin`, so a method added to the API later is denied to ordinary roles until someone
+//! classifies it.
 
 use super::Role;
 
@@ -71,6 +72,17 @@ pub fn requirement(method: &str) -> Requirement {
     }
 }
 
+/// The requirement for an OperatorService method: `admin` in the request's namespace, except
+/// ListSearchAttributes, which readers may call (Temporal classifies it read-only, and the
+/// `temporal` CLI lists before it creates). Namespace-less methods (clusters, Nexus endpoints)
+/// need admin on every namespace (the layer's rule for namespace-less methods).
+pub fn operator_requirement(method: &str) -> Requirement {
+    match method {
+        "ListSearchAttributes" => Requirement::Role(Role::Reader),
+        _ => Requirement::Role(Role::Admin),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -92,6 +104,26 @@ mod tests {
         assert_eq!(
             requirement("SomeFutureMethod"),
             Requirement::Role(Role::Admin)
+        );
+    }
+
+    #[test]
+    fn operator_methods_need_admin_except_listing_search_attributes() {
+        for method in [
+            "AddSearchAttributes",
+            "RemoveSearchAttributes",
+            "DeleteNamespace",
+            "ListClusters",
+        ] {
+            assert_eq!(
+                operator_requirement(method),
+                Requirement::Role(Role::Admin),
+                "{method}"
+            );
+        }
+        assert_eq!(
+            operator_requirement("ListSearchAttributes"),
+            Requirement::Role(Role::Reader)
         );
     }
 

@@ -6,7 +6,11 @@ use temporalio_protos::temporal::api::workflowservice::v1::{
 };
 
 use super::{ExecutionError, Executions};
-use crate::visibility::{self, VisibilityError};
+use crate::{
+    engine::EngineError,
+    search_attributes::Schema,
+    visibility::{self, VisibilityError},
+};
 
 impl From<VisibilityError> for ExecutionError {
     fn from(err: VisibilityError) -> Self {
@@ -23,7 +27,7 @@ impl Executions {
         &self,
         request: &ListWorkflowExecutionsRequest,
     ) -> Result<ListWorkflowExecutionsResponse, ExecutionError> {
-        let query = visibility::prepare(&request.query)?;
+        let query = visibility::prepare(&request.query, &self.schema(&request.namespace)?)?;
         let (executions, next_page_token) = visibility::list(
             self.committer.store().as_ref(),
             &request.namespace,
@@ -42,11 +46,23 @@ impl Executions {
         &self,
         request: &CountWorkflowExecutionsRequest,
     ) -> Result<CountWorkflowExecutionsResponse, ExecutionError> {
-        let query = visibility::prepare(&request.query)?;
+        let query = visibility::prepare(&request.query, &self.schema(&request.namespace)?)?;
         let count = visibility::count(self.committer.store().as_ref(), &request.namespace, &query)?;
         Ok(CountWorkflowExecutionsResponse {
             count,
             groups: Vec::new(),
         })
+    }
+
+    /// The search attributes of a namespace.
+    pub(super) fn schema(&self, namespace: &str) -> Result<Schema, ExecutionError> {
+        self.namespaces
+            .get(namespace)
+            .map(|record| Schema::of(&record))
+            .ok_or_else(|| {
+                ExecutionError::Engine(EngineError::NotFound(format!(
+                    "namespace {namespace:?} not found"
+                )))
+            })
     }
 }

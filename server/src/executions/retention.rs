@@ -1,5 +1,5 @@
-//! Retention and deletion: a closed run is deleted — state, history, visibility row, index
-//! rows, and the current-run pointer if it still points at it — once its namespace's retention
+//! Retention and deletion: a closed run is deleted — state, history, visibility row, task and
+//! timer rows, and the current-run pointer if it still points at it — once its namespace's retention
 //! period has passed (a durable timer armed when it closes), or at once by
 //! DeleteWorkflowExecution (which terminates a running run first, as Temporal does).
 
@@ -93,7 +93,19 @@ impl Executions {
                 keys::current_run(&run.namespace, &run.workflow_id),
             );
         }
-        self.committer.commit(batch).await?;
+        // Last, after every fallible read: the run's other durable timers would only fire to
+        // find it gone, so they go with it.
+        let timers = self.timers.remove_where(|due| due.run == *run);
+        for (_, due) in &timers {
+            batch.delete(Keyspace::Timers, due.row.clone());
+        }
+        if let Err(err) = self.committer.commit(batch).await {
+            // Nothing was deleted: the timers stay armed.
+            for (fire_at, due) in timers {
+                self.timers.insert(fire_at, due);
+            }
+            return Err(err.into());
+        }
         tracing::info!(namespace = %run.namespace, workflow_id = %run.workflow_id, run_id = %run.run_id, "run deleted");
         Ok(())
     }
@@ -149,6 +161,11 @@ mod tests {
                     ..Default::default()
                 }),
                 request_id: "r".into(),
+                // Arms a timer that outlives the retention period.
+                workflow_execution_timeout: Some(prost_wkt_types::Duration {
+                    seconds: 3600,
+                    nanos: 0,
+                }),
                 ..Default::default()
             })
             .await
@@ -175,6 +192,15 @@ mod tests {
             "kept during retention"
         );
 
+        let armed = store
+            .scan_prefix(Keyspace::Timers, b"", usize::MAX)
+            .unwrap();
+        assert!(
+            armed.len() >= 2,
+            "retention and timeout timers: {}",
+            armed.len()
+        );
+
         tokio::time::sleep(Duration::from_secs(3)).await;
         assert!(matches!(
             executions.describe(&describe),
@@ -186,12 +212,15 @@ mod tests {
                 .unwrap()
                 .is_empty()
         );
-        assert!(
-            store
-                .scan_prefix(Keyspace::Visibility, b"", usize::MAX)
-                .unwrap()
-                .is_empty()
-        );
+        for keyspace in [Keyspace::Visibility, Keyspace::Timers, Keyspace::Tasks] {
+            assert!(
+                store
+                    .scan_prefix(keyspace, b"", usize::MAX)
+                    .unwrap()
+                    .is_empty(),
+                "{keyspace:?}"
+            );
+        }
         let count = executions
             .count(&CountWorkflowExecutionsRequest {
                 namespace: "ns".into(),

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use temporalio_protos::temporal::api::{
     common::v1::{WorkflowExecution, WorkflowType},
-    enums::v1::TaskQueueKind,
+    enums::v1::{TaskQueueKind, WorkflowTaskFailedCause as Cause},
     history::v1::History,
     taskqueue::v1::TaskQueue,
     workflowservice::v1::{
@@ -19,6 +19,7 @@ use super::{ExecutionError, Executions, QueuedTask, RunKey, TASK_WORKFLOW};
 use crate::{
     engine::{self, EngineError},
     matching::{QueueKey, QueueKind},
+    search_attributes,
     store::WriteBatch,
     tokens::TaskClaims,
 };
@@ -163,8 +164,23 @@ impl Executions {
     ) -> Result<RespondWorkflowTaskCompletedResponse, ExecutionError> {
         let (run, claims) = self.workflow_claims(&request.task_token, &request.namespace)?;
         let new_run_id = uuid::Uuid::new_v4().to_string();
+        // A run's namespace exists (namespaces are never deleted); without a record only the
+        // system and predefined attributes are known.
+        let schema = self.namespaces.get(&run.namespace).map_or_else(
+            || search_attributes::Schema::new(&run.namespace, &Default::default()),
+            |record| search_attributes::Schema::of(&record),
+        );
         let outcome = self
             .mutate(&run, WriteBatch::default(), |state, now| {
+                // A stale token is NotFound before its commands are looked at.
+                state.started_task(
+                    claims.scheduled_event_id,
+                    claims.started_event_id,
+                    claims.attempt,
+                )?;
+                search_attributes::check_commands(&schema, &request.commands).map_err(
+                    |message| EngineError::rejected(Cause::BadSearchAttributes, message),
+                )?;
                 engine::complete_workflow_task(
                     state,
                     claims.scheduled_event_id,

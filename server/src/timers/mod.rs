@@ -99,6 +99,21 @@ impl<T> TimerWheel<T> {
         self.shared.wake.notify_waiters();
     }
 
+    /// Takes every item not yet fired for which `unwanted` holds, with its fire time (e.g. the
+    /// timers of a run being deleted). A linear scan: meant for rare housekeeping.
+    pub fn remove_where(&self, mut unwanted: impl FnMut(&T) -> bool) -> Vec<(i64, T)> {
+        let mut state = self.lock();
+        let keys: Vec<(i64, u64)> = state
+            .items
+            .iter()
+            .filter(|(_, item)| unwanted(item))
+            .map(|(key, _)| *key)
+            .collect();
+        keys.into_iter()
+            .filter_map(|key| state.items.remove(&key).map(|item| (key.0, item)))
+            .collect()
+    }
+
     /// Number of items not yet fired.
     pub fn len(&self) -> usize {
         self.lock().items.len()

@@ -147,3 +147,22 @@ async fn a_custom_clock_is_used() {
     now.store(1_500, Ordering::SeqCst);
     assert_eq!(batches.recv().await.unwrap(), (1_500, vec!["x"]));
 }
+
+#[tokio::test(start_paused = true)]
+async fn removed_items_never_fire() {
+    let wheel = TimerWheel::new();
+    let base = wheel.now_ms();
+    wheel.insert(base + 100, "keep");
+    wheel.insert(base + 200, "drop-1");
+    wheel.insert(base + 300, "drop-2");
+    let removed = wheel.remove_where(|item| item.starts_with("drop"));
+    assert_eq!(
+        removed,
+        vec![(base + 200, "drop-1"), (base + 300, "drop-2")]
+    );
+    assert_eq!(wheel.len(), 1);
+    let (_run, mut batches) = start(&wheel, base);
+    assert_eq!(batches.recv().await.unwrap(), (100, vec!["keep"]));
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(batches.try_recv().is_err(), "nothing else fires");
+}

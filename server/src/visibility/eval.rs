@@ -1,88 +1,80 @@
-//! Evaluates a parsed filter against one listed execution. System attributes come from the
-//! execution's fields; any other name is a custom search attribute (JSON payloads, the form
-//! every SDK writes), missing ones never match (except `IS NULL`).
+//! Evaluates a resolved [`Filter`] against one listed execution. System attributes come from
+//! the execution's fields; the others from its search attribute map, decoded by their
+//! registered type (a value that no longer decodes, e.g. after the attribute was re-registered
+//! with another type, counts as unset). Numbers compare numerically, times as instants.
+//!
+//! An unset attribute matches only `IS NULL` — and, as in Temporal's SQL visibility, the
+//! negative tests of KeywordList and Text (`!=`: "does not contain").
 
 use temporalio_protos::temporal::api::{
     enums::v1::WorkflowExecutionStatus, workflow::v1::WorkflowExecutionInfo,
 };
-use time::{OffsetDateTime, format_description::well_known::Rfc3339};
 
-use super::query::{Expr, Op, QueryError, Value};
+use super::{
+    filter::{Field, Filter, Scalar, Test, words},
+    query::Op,
+};
+use crate::search_attributes::{SearchValue, decode_value};
 
 /// A field's value in one execution.
-#[derive(Clone, Debug, PartialEq)]
-enum Field {
-    Text(String),
-    Number(f64),
-    Time(i64),
-    Bool(bool),
-    List(Vec<Field>),
+enum Found {
+    Scalar(Scalar),
+    List(Vec<String>),
 }
 
-/// Checks every comparison in `expr` once, so a malformed literal (a bad timestamp, a wrong
-/// status name) is refused up front instead of silently matching nothing.
-pub(super) fn validate(expr: &Expr) -> Result<(), QueryError> {
-    match expr {
-        Expr::And(a, b) | Expr::Or(a, b) => {
-            validate(a)?;
-            validate(b)
-        }
-        Expr::Compare(field, _, value) => literal(field, value).map(|_| ()),
-        Expr::Between(field, low, high) => {
-            literal(field, low)?;
-            literal(field, high).map(|_| ())
-        }
-        Expr::In(field, values) => values
-            .iter()
-            .try_for_each(|v| literal(field, v).map(|_| ())),
-        Expr::StartsWith(_, _) | Expr::IsNull(_, _) => Ok(()),
+/// Whether `info` matches `filter`.
+pub(super) fn matches(filter: &Filter, info: &WorkflowExecutionInfo) -> bool {
+    match filter {
+        Filter::And(a, b) => matches(a, info) && matches(b, info),
+        Filter::Or(a, b) => matches(a, info) || matches(b, info),
+        Filter::IsNull(field, want_null) => value(info, field).is_none() == *want_null,
+        Filter::Test(field, test) => test_value(test, value(info, field)),
     }
 }
 
-/// Whether `info` matches `expr` (call [`validate`] first).
-pub(super) fn matches(expr: &Expr, info: &WorkflowExecutionInfo) -> bool {
-    match expr {
-        Expr::And(a, b) => matches(a, info) && matches(b, info),
-        Expr::Or(a, b) => matches(a, info) || matches(b, info),
-        Expr::Compare(name, op, value) => {
-            compare_field(info, name, |f| compare(f, *op, name, value))
+fn test_value(test: &Test, found: Option<Found>) -> bool {
+    match (test, found) {
+        (Test::Contains { values, negated }, found) => {
+            let contains = matches!(found, Some(Found::List(items)) if values.iter().any(|v| items.contains(v)));
+            contains != *negated
         }
-        Expr::Between(name, low, high) => compare_field(info, name, |f| {
-            compare(f, Op::Ge, name, low) && compare(f, Op::Le, name, high)
-        }),
-        Expr::In(name, values) => compare_field(info, name, |f| {
-            values.iter().any(|v| compare(f, Op::Eq, name, v))
-        }),
-        Expr::StartsWith(name, prefix) => compare_field(info, name, |f| match f {
-            Field::Text(text) => text.starts_with(prefix.as_str()),
-            _ => false,
-        }),
-        Expr::IsNull(name, want_null) => field(info, name).is_none() == *want_null,
+        (
+            Test::Words {
+                words: wanted,
+                negated,
+            },
+            found,
+        ) => {
+            let shares = matches!(found, Some(Found::Scalar(Scalar::Str(text))) if {
+                let have = words(&text);
+                wanted.iter().any(|w| have.contains(w))
+            });
+            shares != *negated
+        }
+        (_, Some(Found::Scalar(value))) => match test {
+            Test::Compare(op, literal) => compare(&value, *op, literal),
+            Test::Between(low, high) => {
+                compare(&value, Op::Ge, low) && compare(&value, Op::Le, high)
+            }
+            Test::In(literals) => literals.iter().any(|l| compare(&value, Op::Eq, l)),
+            Test::StartsWith(prefix) => {
+                matches!(&value, Scalar::Str(text) if text.starts_with(prefix.as_str()))
+            }
+            Test::Contains { .. } | Test::Words { .. } => false,
+        },
+        (_, _) => false,
     }
 }
 
-/// Applies `test` to the field, or to any element of a keyword list.
-fn compare_field(info: &WorkflowExecutionInfo, name: &str, test: impl Fn(&Field) -> bool) -> bool {
-    match field(info, name) {
-        Some(Field::List(items)) => items.iter().any(test),
-        Some(value) => test(&value),
-        None => false,
-    }
-}
-
-fn compare(field: &Field, op: Op, name: &str, value: &Value) -> bool {
-    let Ok(literal) = literal(name, value) else {
-        return false;
-    };
-    let ordering = match (field, &literal) {
-        (Field::Text(a), Field::Text(b)) => a.partial_cmp(b),
-        (Field::Number(a), Field::Number(b)) => a.partial_cmp(b),
-        (Field::Time(a), Field::Time(b)) => a.partial_cmp(b),
-        (Field::Bool(a), Field::Bool(b)) => a.partial_cmp(b),
-        (Field::Time(a), Field::Text(b)) => parse_time(b).and_then(|b| a.partial_cmp(&b)),
+fn compare(value: &Scalar, op: Op, literal: &Scalar) -> bool {
+    // Same-variant comparisons only: the filter converted every literal to the field's type.
+    let Some(ordering) = (match (value, literal) {
+        (Scalar::Num(a), Scalar::Num(b)) => a.partial_cmp(b),
+        (Scalar::Time(a), Scalar::Time(b)) => a.partial_cmp(b),
+        (Scalar::Str(a), Scalar::Str(b)) => a.partial_cmp(b),
+        (Scalar::Bool(a), Scalar::Bool(b)) => a.partial_cmp(b),
         _ => None,
-    };
-    let Some(ordering) = ordering else {
+    }) else {
         return false;
     };
     match op {
@@ -95,84 +87,61 @@ fn compare(field: &Field, op: Op, name: &str, value: &Value) -> bool {
     }
 }
 
-/// The literal as the field's type: times parse as RFC 3339, statuses must be real names.
-fn literal(name: &str, value: &Value) -> Result<Field, QueryError> {
-    Ok(match (name, value) {
-        ("StartTime" | "CloseTime" | "ExecutionTime", Value::Str(text)) => {
-            Field::Time(parse_time(text).ok_or_else(|| {
-                QueryError(format!(
-                    "{name} needs an RFC 3339 time like '2026-01-31T12:00:00Z', not '{text}'"
-                ))
-            })?)
-        }
-        ("StartTime" | "CloseTime" | "ExecutionTime", _) => {
-            return Err(QueryError(format!("{name} needs a quoted RFC 3339 time")));
-        }
-        ("ExecutionStatus", Value::Str(text)) => {
-            status_from_name(text).ok_or_else(|| {
-                QueryError(format!(
-                    "unknown ExecutionStatus '{text}'; use Running, Completed, Failed, Canceled, Terminated, ContinuedAsNew or TimedOut"
-                ))
-            })?;
-            Field::Text(text.clone())
-        }
-        (_, Value::Str(text)) => Field::Text(text.clone()),
-        (_, Value::Num(n)) => Field::Number(*n),
-        (_, Value::Bool(b)) => Field::Bool(*b),
-    })
+fn value(info: &WorkflowExecutionInfo, field: &Field) -> Option<Found> {
+    if field.system {
+        return system_value(info, &field.name).map(Found::Scalar);
+    }
+    let payload = info
+        .search_attributes
+        .as_ref()?
+        .indexed_fields
+        .get(&field.name)?;
+    Some(
+        match decode_value(&field.name, payload, field.kind).ok()?? {
+            SearchValue::Bool(b) => Found::Scalar(Scalar::Bool(b)),
+            SearchValue::Int(n) => Found::Scalar(Scalar::Num(n as f64)),
+            SearchValue::Double(n) => Found::Scalar(Scalar::Num(n)),
+            SearchValue::Datetime(t) => Found::Scalar(Scalar::Time(t)),
+            SearchValue::Str(s) => Found::Scalar(Scalar::Str(s)),
+            SearchValue::List(items) => Found::List(items),
+        },
+    )
 }
 
-fn field(info: &WorkflowExecutionInfo, name: &str) -> Option<Field> {
+fn system_value(info: &WorkflowExecutionInfo, name: &str) -> Option<Scalar> {
     let time = |t: &Option<prost_wkt_types::Timestamp>| {
         t.as_ref()
-            .map(|t| Field::Time(t.seconds.saturating_mul(1000) + i64::from(t.nanos / 1_000_000)))
+            .map(|t| Scalar::Time(i128::from(t.seconds) * 1_000_000_000 + i128::from(t.nanos)))
     };
+    let text = |s: &str| Some(Scalar::Str(s.to_string()));
     match name {
-        "WorkflowId" => info
-            .execution
-            .as_ref()
-            .map(|e| Field::Text(e.workflow_id.clone())),
-        "RunId" => info
-            .execution
-            .as_ref()
-            .map(|e| Field::Text(e.run_id.clone())),
-        "WorkflowType" => info.r#type.as_ref().map(|t| Field::Text(t.name.clone())),
-        "TaskQueue" => Some(Field::Text(info.task_queue.clone())),
-        "ExecutionStatus" => Some(Field::Text(status_name(info.status).to_string())),
+        "WorkflowId" => info.execution.as_ref().and_then(|e| text(&e.workflow_id)),
+        "RunId" => info.execution.as_ref().and_then(|e| text(&e.run_id)),
+        "WorkflowType" => info.r#type.as_ref().and_then(|t| text(&t.name)),
+        "TaskQueue" => text(&info.task_queue),
+        "ExecutionStatus" => text(status_name(info.status)),
         "StartTime" => time(&info.start_time),
         "CloseTime" => time(&info.close_time),
         "ExecutionTime" => time(&info.execution_time),
-        "HistoryLength" => Some(Field::Number(info.history_length as f64)),
-        custom => {
-            let payload = info
-                .search_attributes
-                .as_ref()?
-                .indexed_fields
-                .get(custom)?;
-            let json: serde_json::Value = serde_json::from_slice(&payload.data).ok()?;
-            from_json(&json)
-        }
-    }
-}
-
-fn from_json(json: &serde_json::Value) -> Option<Field> {
-    match json {
-        serde_json::Value::String(s) => Some(match parse_time(s) {
-            Some(ms) => Field::Time(ms),
-            None => Field::Text(s.clone()),
-        }),
-        serde_json::Value::Number(n) => n.as_f64().map(Field::Number),
-        serde_json::Value::Bool(b) => Some(Field::Bool(*b)),
-        serde_json::Value::Array(items) => {
-            Some(Field::List(items.iter().filter_map(from_json).collect()))
-        }
+        "HistoryLength" => Some(Scalar::Num(info.history_length as f64)),
+        "HistorySizeBytes" => Some(Scalar::Num(info.history_size_bytes as f64)),
+        "StateTransitionCount" => Some(Scalar::Num(info.state_transition_count as f64)),
+        "ExecutionDuration" => info
+            .execution_duration
+            .as_ref()
+            .map(|d| Scalar::Num(d.seconds as f64 * 1e9 + f64::from(d.nanos))),
+        "ParentWorkflowId" => info
+            .parent_execution
+            .as_ref()
+            .and_then(|e| text(&e.workflow_id)),
+        "ParentRunId" => info.parent_execution.as_ref().and_then(|e| text(&e.run_id)),
+        "RootWorkflowId" => info
+            .root_execution
+            .as_ref()
+            .and_then(|e| text(&e.workflow_id)),
+        "RootRunId" => info.root_execution.as_ref().and_then(|e| text(&e.run_id)),
         _ => None,
     }
-}
-
-fn parse_time(text: &str) -> Option<i64> {
-    let at = OffsetDateTime::parse(text, &Rfc3339).ok()?;
-    i64::try_from(at.unix_timestamp_nanos() / 1_000_000).ok()
 }
 
 /// The name Temporal's list filter uses for a status.
@@ -190,7 +159,8 @@ pub(crate) fn status_name(status: i32) -> &'static str {
     }
 }
 
-fn status_from_name(name: &str) -> Option<WorkflowExecutionStatus> {
+/// The status a filter names, if it is one.
+pub(super) fn status_from_name(name: &str) -> Option<WorkflowExecutionStatus> {
     [
         WorkflowExecutionStatus::Running,
         WorkflowExecutionStatus::Completed,
@@ -202,102 +172,4 @@ fn status_from_name(name: &str) -> Option<WorkflowExecutionStatus> {
     ]
     .into_iter()
     .find(|s| status_name(*s as i32) == name)
-}
-
-#[cfg(test)]
-mod tests {
-    use std::collections::HashMap;
-
-    use temporalio_protos::temporal::api::common::v1::{
-        Payload, SearchAttributes, WorkflowExecution, WorkflowType,
-    };
-
-    use super::*;
-    use crate::visibility::query::parse;
-
-    fn info() -> WorkflowExecutionInfo {
-        let sa = |json: &str| Payload {
-            data: json.as_bytes().to_vec(),
-            ..Default::default()
-        };
-        WorkflowExecutionInfo {
-            execution: Some(WorkflowExecution {
-                workflow_id: "order-42".into(),
-                run_id: "r1".into(),
-            }),
-            r#type: Some(WorkflowType {
-                name: "Checkout".into(),
-            }),
-            task_queue: "orders".into(),
-            status: WorkflowExecutionStatus::Completed as i32,
-            start_time: Some(prost_wkt_types::Timestamp {
-                seconds: 1_767_225_600,
-                nanos: 0,
-            }), // 2026-01-01
-            close_time: Some(prost_wkt_types::Timestamp {
-                seconds: 1_767_312_000,
-                nanos: 0,
-            }), // 2026-01-02
-            search_attributes: Some(SearchAttributes {
-                indexed_fields: HashMap::from([
-                    ("Customer".to_string(), sa("\"acme\"")),
-                    ("Priority".to_string(), sa("3")),
-                    ("Tags".to_string(), sa("[\"red\",\"blue\"]")),
-                    ("DueAt".to_string(), sa("\"2026-03-01T00:00:00Z\"")),
-                ]),
-            }),
-            ..Default::default()
-        }
-    }
-
-    fn check(query: &str) -> bool {
-        let filter = parse(query).unwrap().filter.unwrap();
-        validate(&filter).unwrap();
-        matches(&filter, &info())
-    }
-
-    #[test]
-    fn system_attributes() {
-        assert!(check("WorkflowId = 'order-42'"));
-        assert!(check("WorkflowId STARTS_WITH 'order-'"));
-        assert!(!check("WorkflowId != 'order-42'"));
-        assert!(check("WorkflowType = 'Checkout' AND TaskQueue = 'orders'"));
-        assert!(check("ExecutionStatus = 'Completed'"));
-        assert!(!check("ExecutionStatus = 'Running'"));
-        assert!(check(
-            "StartTime >= '2026-01-01T00:00:00Z' AND StartTime < '2026-01-01T00:00:01Z'"
-        ));
-        assert!(check(
-            "CloseTime BETWEEN '2026-01-01T12:00:00Z' AND '2026-01-02T00:00:00Z'"
-        ));
-        assert!(!check("CloseTime > '2026-01-02T00:00:00Z'"));
-        assert!(check(
-            "ExecutionStatus = 'Running' OR (WorkflowId = 'order-42' AND TaskQueue = 'orders')"
-        ));
-    }
-
-    #[test]
-    fn custom_attributes() {
-        assert!(check("Customer = 'acme'"));
-        assert!(check("Priority >= 3 AND Priority < 4"));
-        assert!(check("Tags = 'blue'"));
-        assert!(check("Tags IN ('green', 'red')"));
-        assert!(check("DueAt > '2026-02-01T00:00:00Z'"));
-        assert!(!check("Missing = 'x'"));
-        assert!(check("Missing IS NULL"));
-        assert!(check("Customer IS NOT NULL"));
-    }
-
-    #[test]
-    fn malformed_literals_are_refused() {
-        for (query, needle) in [
-            ("StartTime > 'yesterday'", "RFC 3339"),
-            ("ExecutionStatus = 'Done'", "unknown ExecutionStatus"),
-            ("CloseTime < 5", "quoted"),
-        ] {
-            let filter = parse(query).unwrap().filter.unwrap();
-            let err = validate(&filter).expect_err(query);
-            assert!(err.0.contains(needle), "{query}: {err}");
-        }
-    }
 }

@@ -6,9 +6,14 @@
 //! Listing reads these rows only, never histories.
 //!
 //! - `query`: the parser.
-//! - `eval`: evaluating a filter against one row.
+//! - `filter`: resolving names against the namespace's search attributes, checking operators
+//!   and literals against their types.
+//! - `eval`: evaluating a resolved filter against one row.
 
 mod eval;
+mod filter;
+#[cfg(test)]
+mod filter_tests;
 pub mod query;
 
 use prost::Message;
@@ -16,9 +21,12 @@ use temporalio_protos::temporal::api::workflow::v1::WorkflowExecutionInfo;
 
 pub use query::{Query, QueryError};
 
-use crate::store::{
-    Keyspace, Store, StoreError,
-    keys::{KeyBuilder, prefix_end},
+use crate::{
+    search_attributes::Schema,
+    store::{
+        Keyspace, Store, StoreError,
+        keys::{KeyBuilder, prefix_end},
+    },
 };
 
 /// Rows read per store scan while filtering.
@@ -61,33 +69,22 @@ pub fn row_value(info: &WorkflowExecutionInfo) -> Vec<u8> {
     info.encode_to_vec()
 }
 
-/// The system search attributes list filters understand, with their types (custom attributes
-/// are matched by name and are not registered yet).
-pub fn system_search_attributes() -> std::collections::HashMap<String, i32> {
-    use temporalio_protos::temporal::api::enums::v1::IndexedValueType::{Datetime, Int, Keyword};
-    [
-        ("WorkflowId", Keyword),
-        ("RunId", Keyword),
-        ("WorkflowType", Keyword),
-        ("TaskQueue", Keyword),
-        ("ExecutionStatus", Keyword),
-        ("StartTime", Datetime),
-        ("CloseTime", Datetime),
-        ("ExecutionTime", Datetime),
-        ("HistoryLength", Int),
-    ]
-    .into_iter()
-    .map(|(name, kind)| (name.to_string(), kind as i32))
-    .collect()
+/// A list query checked against a namespace's search attributes, ready to run.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Prepared {
+    filter: Option<filter::Filter>,
 }
 
-/// Parses and checks a list query.
-pub fn prepare(query: &str) -> Result<Query, VisibilityError> {
+/// Parses a list query and resolves it against `schema`: an unknown attribute, an operator its
+/// type does not support or a literal of the wrong type is refused, naming it.
+pub fn prepare(query: &str, schema: &Schema) -> Result<Prepared, VisibilityError> {
     let parsed = query::parse(query)?;
-    if let Some(filter) = &parsed.filter {
-        eval::validate(filter)?;
-    }
-    Ok(parsed)
+    let filter = parsed
+        .filter
+        .as_ref()
+        .map(|expr| filter::resolve(expr, schema))
+        .transpose()?;
+    Ok(Prepared { filter })
 }
 
 /// One page of executions matching `query`, newest first, and the token of the next page
@@ -95,7 +92,7 @@ pub fn prepare(query: &str) -> Result<Query, VisibilityError> {
 pub fn list(
     store: &dyn Store,
     namespace: &str,
-    query: &Query,
+    query: &Prepared,
     page_size: i32,
     page_token: &[u8],
 ) -> Result<(Vec<WorkflowExecutionInfo>, Vec<u8>), VisibilityError> {
@@ -140,7 +137,7 @@ pub fn list(
 }
 
 /// How many executions match `query`.
-pub fn count(store: &dyn Store, namespace: &str, query: &Query) -> Result<i64, VisibilityError> {
+pub fn count(store: &dyn Store, namespace: &str, query: &Prepared) -> Result<i64, VisibilityError> {
     let mut total = 0i64;
     let mut token = Vec::new();
     loop {
@@ -209,7 +206,7 @@ mod tests {
     #[test]
     fn lists_newest_first_in_pages_within_the_namespace() {
         let store = store_with(2500);
-        let all = prepare("").unwrap();
+        let all = prepare("", &Schema::default()).unwrap();
         let (first, token) = list(&store, "ns", &all, 1000, &[]).unwrap();
         assert_eq!(first.len(), 1000);
         assert_eq!(first[0].execution.as_ref().unwrap().workflow_id, "wf-2499");
@@ -228,9 +225,13 @@ mod tests {
     #[test]
     fn filters_and_counts() {
         let store = store_with(3000);
-        let even = prepare("TaskQueue = 'even' ORDER BY StartTime DESC").unwrap();
+        let even = prepare(
+            "TaskQueue = 'even' ORDER BY StartTime DESC",
+            &Schema::default(),
+        )
+        .unwrap();
         assert_eq!(count(&store, "ns", &even).unwrap(), 1500);
-        let one = prepare("WorkflowId = 'wf-7'").unwrap();
+        let one = prepare("WorkflowId = 'wf-7'", &Schema::default()).unwrap();
         let (page, token) = list(&store, "ns", &one, 10, &[]).unwrap();
         assert_eq!(page.len(), 1);
         assert!(token.is_empty());
@@ -239,13 +240,17 @@ mod tests {
     #[test]
     fn bad_tokens_and_queries_are_refused() {
         let store = store_with(1);
-        let all = prepare("").unwrap();
+        let all = prepare("", &Schema::default()).unwrap();
         assert!(matches!(
             list(&store, "ns", &all, 10, b"\xffnot-ours"),
             Err(VisibilityError::BadToken)
         ));
         assert!(matches!(
-            prepare("WorkflowId LIKE 'x'"),
+            prepare("WorkflowId LIKE 'x'", &Schema::default()),
+            Err(VisibilityError::Query(_))
+        ));
+        assert!(matches!(
+            prepare("Unregistered = 'x'", &Schema::default()),
             Err(VisibilityError::Query(_))
         ));
     }

@@ -8,6 +8,7 @@
 
 pub mod reset;
 pub mod scenarios;
+pub mod search_attributes;
 mod worker_process;
 pub mod workflows;
 

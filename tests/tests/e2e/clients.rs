@@ -41,7 +41,7 @@ async fn official_rust_client_describes_the_namespace_over_mtls() {
     assert_eq!(info.state, 1, "REGISTERED");
 }
 
-/// Runs the real `temporal` CLI against `server` (as `admin` when `with_cert`).
+/// Runs the real `temporal` CLI against `server` (as the dev admin when `with_cert`).
 pub(super) fn temporal(server: &DevServer, with_cert: bool, args: &[&str]) -> std::process::Output {
     let certs = server.certs_dir();
     let mut command = Command::new(temporal_cli());

@@ -5,6 +5,8 @@ mod clients;
 mod mtls;
 mod operations;
 mod reset;
+mod retention;
+mod search_attributes;
 mod tasks;
 mod visibility;
 mod workflow_cli;

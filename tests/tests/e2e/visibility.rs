@@ -1,13 +1,18 @@
-//! List/Count against a model: 1,000 workflows of mixed types, task queues, statuses and start
-//! times; every supported filter returns exactly the expected set, and paging returns each
-//! execution once.
+//! List/Count against a model: 1,000 workflows of mixed types, task queues, statuses, start
+//! times and registered custom search attributes (Keyword, Int, Datetime); every supported
+//! filter returns exactly the expected set, and paging returns each execution once.
 
 use std::collections::BTreeSet;
 
 use futures::future::join_all;
-use lockstep_tests::{DevServer, clients::dev_client};
+use lockstep_tests::{
+    DevServer,
+    clients::{dev_client, dev_operator_client},
+};
 use temporalio_protos::temporal::api::{
-    common::v1::{WorkflowExecution, WorkflowType},
+    common::v1::{Payload, SearchAttributes, WorkflowExecution, WorkflowType},
+    enums::v1::IndexedValueType,
+    operatorservice::v1::AddSearchAttributesRequest,
     taskqueue::v1::TaskQueue,
     workflowservice::v1::{
         CountWorkflowExecutionsRequest, ListWorkflowExecutionsRequest,
@@ -29,6 +34,53 @@ struct Model {
     task_queue: &'static str,
     terminated: bool,
     started_ms: i64,
+    /// The custom attributes, unset on every eleventh workflow.
+    custom: Option<Custom>,
+}
+
+/// The registered custom attributes of one workflow.
+struct Custom {
+    /// `VisCustomer` (Keyword): `cust-{i % 7}`.
+    customer: String,
+    /// `VisPriority` (Int): `i % 10`.
+    priority: i64,
+    /// `VisDueAt` (Datetime): 2026-01-01T00:00:00Z plus `i` hours, in ms.
+    due_ms: i64,
+}
+
+const DUE_BASE_MS: i64 = 1_767_225_600_000;
+const HOUR_MS: i64 = 3_600_000;
+
+fn custom(i: usize) -> Option<Custom> {
+    (!i.is_multiple_of(11)).then(|| Custom {
+        customer: format!("cust-{}", i % 7),
+        priority: (i % 10) as i64,
+        due_ms: DUE_BASE_MS + i as i64 * HOUR_MS,
+    })
+}
+
+fn search_attributes(custom: &Custom) -> SearchAttributes {
+    let json = |value: serde_json::Value| Payload {
+        metadata: [("encoding".to_string(), b"json/plain".to_vec())].into(),
+        data: value.to_string().into_bytes(),
+        ..Default::default()
+    };
+    SearchAttributes {
+        indexed_fields: [
+            (
+                "VisCustomer".to_string(),
+                json(custom.customer.clone().into()),
+            ),
+            ("VisPriority".to_string(), json(custom.priority.into())),
+            ("VisDueAt".to_string(), json(rfc3339(custom.due_ms).into())),
+        ]
+        .into(),
+    }
+}
+
+/// The model's value of a custom attribute, through `f` (false when unset).
+fn has(m: &Model, f: impl Fn(&Custom) -> bool) -> bool {
+    m.custom.as_ref().is_some_and(f)
 }
 
 fn now_ms() -> i64 {
@@ -49,6 +101,19 @@ async fn every_supported_filter_matches_the_model_and_pages_return_each_once() {
     let server = DevServer::start();
     let client = dev_client(&server, "client").await;
     let admin = dev_client(&server, "admin").await;
+    dev_operator_client(&server, "admin")
+        .await
+        .add_search_attributes(AddSearchAttributesRequest {
+            search_attributes: [
+                ("VisCustomer".to_string(), IndexedValueType::Keyword as i32),
+                ("VisPriority".to_string(), IndexedValueType::Int as i32),
+                ("VisDueAt".to_string(), IndexedValueType::Datetime as i32),
+            ]
+            .into(),
+            namespace: "default".into(),
+        })
+        .await
+        .expect("register the custom attributes");
     let mut model = Vec::with_capacity(N);
     let mut halfway_ms = 0;
     for chunk in 0..N / 50 {
@@ -74,6 +139,7 @@ async fn every_supported_filter_matches_the_model_and_pages_return_each_once() {
                             ..Default::default()
                         }),
                         request_id: format!("vis-request-{i}"),
+                        search_attributes: custom(i).as_ref().map(search_attributes),
                         ..Default::default()
                     })
                     .await
@@ -90,6 +156,7 @@ async fn every_supported_filter_matches_the_model_and_pages_return_each_once() {
                 task_queue: if i % 2 == 0 { "even" } else { "odd" },
                 terminated: i % 5 == 0,
                 started_ms: before,
+                custom: custom(i),
             });
         }
     }
@@ -207,6 +274,67 @@ async fn every_supported_filter_matches_the_model_and_pages_return_each_once() {
             format!("StartTime BETWEEN '{}' AND '{halfway}'", rfc3339(0)),
             Box::new(move |m| m.started_ms < halfway_ms),
         ),
+        (
+            "VisCustomer = 'cust-3'".into(),
+            Box::new(|m| has(m, |c| c.customer == "cust-3")),
+        ),
+        (
+            "VisCustomer IN ('cust-1', 'cust-2') AND VisPriority > 5".into(),
+            Box::new(|m| {
+                has(m, |c| {
+                    (c.customer == "cust-1" || c.customer == "cust-2") && c.priority > 5
+                })
+            }),
+        ),
+        (
+            "(VisPriority < 2 OR VisPriority >= 9) AND WorkflowType = 'Beta'".into(),
+            Box::new(|m| {
+                has(m, |c| c.priority < 2 || c.priority >= 9) && m.workflow_type == "Beta"
+            }),
+        ),
+        (
+            "VisPriority BETWEEN 3 AND 5 AND ExecutionStatus = 'Terminated'".into(),
+            Box::new(|m| has(m, |c| (3..=5).contains(&c.priority)) && m.terminated),
+        ),
+        (
+            format!(
+                "VisDueAt BETWEEN '{}' AND '{}'",
+                rfc3339(DUE_BASE_MS + 100 * HOUR_MS),
+                rfc3339(DUE_BASE_MS + 200 * HOUR_MS)
+            ),
+            Box::new(|m| {
+                has(m, |c| {
+                    (DUE_BASE_MS + 100 * HOUR_MS..=DUE_BASE_MS + 200 * HOUR_MS).contains(&c.due_ms)
+                })
+            }),
+        ),
+        (
+            format!(
+                "VisDueAt > '{}' OR (VisCustomer STARTS_WITH 'cust-6' AND TaskQueue = 'even')",
+                rfc3339(DUE_BASE_MS + 900 * HOUR_MS)
+            ),
+            Box::new(|m| {
+                has(m, |c| c.due_ms > DUE_BASE_MS + 900 * HOUR_MS)
+                    || (has(m, |c| c.customer == "cust-6") && m.task_queue == "even")
+            }),
+        ),
+        (
+            "VisCustomer != 'cust-0' AND (VisPriority = 0 OR VisPriority = 7)".into(),
+            Box::new(|m| {
+                has(m, |c| {
+                    c.customer != "cust-0" && (c.priority == 0 || c.priority == 7)
+                })
+            }),
+        ),
+        (
+            "VisPriority IS NULL".into(),
+            Box::new(|m| m.custom.is_none()),
+        ),
+        (
+            "VisDueAt IS NOT NULL AND WorkflowType = 'Alpha'".into(),
+            Box::new(|m| m.custom.is_some() && m.workflow_type == "Alpha"),
+        ),
+        ("VisPriority = 10".into(), Box::new(|_| false)),
     ];
     for (query, expected) in &filters {
         let expected: BTreeSet<String> = model
@@ -241,6 +369,13 @@ async fn every_supported_filter_matches_the_model_and_pages_return_each_once() {
         ("WorkflowId LIKE 'vis-%'", "LIKE"),
         ("ExecutionStatus = 'Done'", "ExecutionStatus"),
         ("WorkflowId = 'a' ORDER BY WorkflowId", "ORDER BY"),
+        (
+            "VisUnregistered = 'x'",
+            "invalid search attribute: VisUnregistered",
+        ),
+        ("VisPriority = 'high'", "VisPriority of type Int"),
+        ("VisDueAt > 'soon'", "unable to parse datetime 'soon'"),
+        ("VisCustomer < 5", "VisCustomer of type Keyword"),
     ] {
         let mut client = client.clone();
         let status = client
@@ -269,7 +404,6 @@ async fn every_supported_filter_matches_the_model_and_pages_return_each_once() {
         .expect("search attributes")
         .into_inner()
         .keys;
-    use temporalio_protos::temporal::api::enums::v1::IndexedValueType;
     assert_eq!(
         keys.get("WorkflowType"),
         Some(&(IndexedValueType::Keyword as i32))
@@ -281,5 +415,13 @@ async fn every_supported_filter_matches_the_model_and_pages_return_each_once() {
     assert_eq!(
         keys.get("ExecutionStatus"),
         Some(&(IndexedValueType::Keyword as i32))
+    );
+    assert_eq!(
+        keys.get("VisPriority"),
+        Some(&(IndexedValueType::Int as i32))
+    );
+    assert_eq!(
+        keys.get("VisDueAt"),
+        Some(&(IndexedValueType::Datetime as i32))
     );
 }
