@@ -4,6 +4,7 @@
 //! - `namespaces`: Register/Describe/List/UpdateNamespace.
 //! - `system`: GetSystemInfo.
 //! - `workflows`: starting, signalling, reading workflows; polling and answering tasks.
+//! - `updates`: workflow updates and update-with-start (ExecuteMultiOperation).
 //! - `payload_policy`: refuses cleartext payloads in `encrypted-only` namespaces.
 //! - `status`: the one mapping from domain errors to gRPC status codes.
 
@@ -11,6 +12,7 @@ mod namespaces;
 mod payload_policy;
 mod status;
 mod system;
+mod updates;
 mod workflows;
 
 use std::sync::Arc;
@@ -302,6 +304,33 @@ impl WorkflowService for WorkflowApi {
         request: Request<RespondQueryTaskCompletedRequest>,
     ) -> Result<Response<RespondQueryTaskCompletedResponse>, Status> {
         workflows::respond_query(&self.state, request.into_inner()).map(Response::new)
+    }
+
+    async fn update_workflow_execution(
+        &self,
+        request: Request<UpdateWorkflowExecutionRequest>,
+    ) -> Result<Response<UpdateWorkflowExecutionResponse>, Status> {
+        updates::update(&self.state, request.into_inner())
+            .await
+            .map(Response::new)
+    }
+
+    async fn poll_workflow_execution_update(
+        &self,
+        request: Request<PollWorkflowExecutionUpdateRequest>,
+    ) -> Result<Response<PollWorkflowExecutionUpdateResponse>, Status> {
+        updates::poll(&self.state, request.into_inner())
+            .await
+            .map(Response::new)
+    }
+
+    async fn execute_multi_operation(
+        &self,
+        request: Request<ExecuteMultiOperationRequest>,
+    ) -> Result<Response<ExecuteMultiOperationResponse>, Status> {
+        updates::execute_multi_operation(&self.state, request.into_inner())
+            .await
+            .map(Response::new)
     }
 
     async fn shutdown_worker(

@@ -19,6 +19,8 @@
 //! - `fire.rs` + `timer_task.rs`: durable timers and what happens when they fire.
 //! - `describe.rs`: read-only views (describe, activity poll data).
 //! - `time.rs`: millisecond ↔ protobuf time conversions.
+//! - `update/`: workflow updates (admission, delivery as protocol messages, the worker's
+//!   answers, speculative workflow tasks).
 //!
 //! # Contract
 //! - An `Err` leaves the state untouched: every entry point runs on a copy that replaces the
@@ -45,6 +47,7 @@ mod start;
 mod state;
 mod time;
 mod timer_task;
+mod update;
 mod workflow_task;
 
 #[cfg(test)]
@@ -66,6 +69,10 @@ pub use signal::signal;
 pub use start::{NewRun, RunLineage, start_run, start_workflow, start_workflow_with_signal};
 pub use state::{ActivityInfo, ChildInfo, MutableState, ParentInfo, WorkflowTaskInfo};
 pub use timer_task::{TimerKind, TimerTask};
+pub use update::{
+    UpdateChange, UpdateInfo, UpdateStatus, admit_update, check_update_request,
+    speculative_task_events, update_messages, update_status,
+};
 pub use workflow_task::{
     complete_workflow_task, fail_workflow_task, fail_workflow_task_by_server, workflow_task_started,
 };
@@ -129,6 +136,9 @@ pub enum Effect {
     /// Durable outbox: the run closed with this child still open; terminate or cancel it.
     /// Follows [`Effect::Closed`].
     ParentClosePolicy(Box<ParentCloseAction>),
+    /// An update moved on (accepted, completed, rejected, aborted): wake whoever waits for it.
+    /// In-memory only; may follow [`Effect::Closed`].
+    Update(Box<UpdateChange>),
 }
 
 impl Effect {
@@ -140,6 +150,7 @@ impl Effect {
                 | Effect::StartRun(_)
                 | Effect::NotifyParent(_)
                 | Effect::ParentClosePolicy(_)
+                | Effect::Update(_)
         )
     }
 }

@@ -11,6 +11,8 @@
 //! - `workflow_tasks`, `activity_tasks`: polls and responses.
 //! - `reads`: history pages and describe.
 //! - `timers_driver`: durable timers firing into the engine.
+//! - `updates`, `update_with_start`: workflow updates (admission, waiting for a stage,
+//!   update-with-start).
 //! - `outbox`: steps that cross from one run to another (child workflows: start, close
 //!   notification, parent close policies), written as rows in the batch of the run that asks
 //!   and carried out idempotently afterwards, never holding two workflow locks.
@@ -28,6 +30,8 @@ mod reads;
 mod retention;
 mod start;
 mod timers_driver;
+mod update_with_start;
+mod updates;
 mod watchers;
 mod workflow_tasks;
 
@@ -39,6 +43,7 @@ use std::{
 use prost::Message;
 
 pub use keys::RunKey;
+pub use update_with_start::{MultiOperationError, OperationStatus};
 use locks::StripedLocks;
 use outbox::{Outbox, OutboxItem};
 use watchers::{HistoryWatchers, Progress};
@@ -133,6 +138,7 @@ pub struct Executions {
     queries: queries::PendingQueries,
     namespaces: Arc<Namespaces>,
     outbox: Outbox,
+    update_waiters: updates::UpdateWaiters,
 }
 
 impl Executions {
@@ -152,6 +158,7 @@ impl Executions {
             queries: queries::PendingQueries::new(),
             namespaces,
             outbox: Outbox::new(),
+            update_waiters: updates::UpdateWaiters::new(),
         });
         this.rebuild()?;
         Ok(this)
@@ -391,6 +398,7 @@ impl Executions {
             queued: Vec::new(),
             timers: Vec::new(),
             outbox: Vec::new(),
+            updates: Vec::new(),
             progress: (!transition.events.is_empty()).then(|| Progress {
                 next_event_id: state.next_event_id(),
                 closed: state.is_closed(),
@@ -483,6 +491,7 @@ impl Executions {
                         row,
                     });
                 }
+                Effect::Update(change) => out.updates.push((**change).clone()),
                 Effect::ParentClosePolicy(action) => {
                     let index = i64::try_from(index).unwrap_or(i64::MAX);
                     let row = keys::task(run, outbox::TASK_PARENT_CLOSE, index, 0);
@@ -553,6 +562,9 @@ impl Executions {
         if let Some(progress) = staged.progress {
             self.watchers.publish(&staged.run, progress);
         }
+        for change in &staged.updates {
+            self.publish_update(&staged.run, change);
+        }
     }
 }
 
@@ -562,6 +574,7 @@ struct Staged {
     queued: Vec<(QueueKey, QueuedTask)>,
     timers: Vec<DueTimer>,
     outbox: Vec<OutboxItem>,
+    updates: Vec<engine::UpdateChange>,
     progress: Option<Progress>,
 }
 

@@ -87,7 +87,9 @@ impl Executions {
             attempt: info.attempt,
             query_id: String::new(),
         };
-        let events = self.read_events(&task.run, 1, i64::MAX)?;
+        let mut events = self.read_events(&task.run, 1, i64::MAX)?;
+        // A speculative task's Scheduled/Started are not in history yet (see engine::update).
+        events.extend(engine::speculative_task_events(&state));
         Ok(Some(PollWorkflowTaskQueueResponse {
             task_token: self.tokens.sign(&claims),
             workflow_execution: Some(WorkflowExecution {
@@ -108,6 +110,7 @@ impl Executions {
             }),
             scheduled_time: info.scheduled_time,
             started_time: info.started_time,
+            messages: engine::update_messages(&state),
             ..Default::default()
         }))
     }

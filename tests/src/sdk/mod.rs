@@ -7,6 +7,7 @@
 //! process that tests can SIGKILL (see [`WorkerProcess`]).
 
 pub mod scenarios;
+pub mod updates;
 mod worker_process;
 pub mod workflows;
 
