@@ -157,7 +157,8 @@ impl Apply<'_> {
     }
 
     /// Writes the closing event and closes the run: pending work is abandoned, and every effect
-    /// of this transition is replaced by [`Effect::Closed`], the parent close policies of the
+    /// of this transition but update wake-ups is replaced by [`Effect::Closed`], the parent
+    /// close policies of the
     /// open children and, for a child run that did not continue as new, the notification of
     /// its parent (nothing else may follow a close).
     pub(crate) fn close(&mut self, status: WorkflowExecutionStatus, attributes: Attributes) {
@@ -169,7 +170,8 @@ impl Apply<'_> {
         self.state.activities.clear();
         self.state.timers.clear();
         self.state.buffered_events.clear();
-        self.effects.clear();
+        // Updates answered earlier in this transition still wake their waiters.
+        self.effects.retain(|e| matches!(e, Effect::Update(_)));
         self.effects.push(Effect::Closed);
         let children = std::mem::take(&mut self.state.children);
         for child in children.into_values() {

@@ -119,6 +119,7 @@ impl Executions {
         mut waiter: UpdateWaiter,
     ) -> Result<Reached, ExecutionError> {
         let deadline = tokio::time::Instant::now() + UPDATE_LONG_POLL;
+        let mut expired = false;
         loop {
             if let Some(failure) = waiter.rejection() {
                 return Ok(Reached {
@@ -133,15 +134,16 @@ impl Executions {
             if status.stage() >= wanted {
                 return self.reached(run, status);
             }
-            if tokio::time::timeout_at(deadline, waiter.changed())
-                .await
-                .is_err()
-            {
+            if expired {
                 return Ok(Reached {
                     stage: status.stage(),
                     outcome: None,
                 });
             }
+            // One last look after the deadline, so the answer is as fresh as it can be.
+            expired = tokio::time::timeout_at(deadline, waiter.changed())
+                .await
+                .is_err();
         }
     }
 

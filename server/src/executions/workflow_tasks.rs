@@ -177,10 +177,19 @@ impl Executions {
                     &new_run_id,
                     now,
                 )
-                .map(|t| (t, ()))
+                .map(|t| {
+                    // Only a dropped speculative task completes without writing anything.
+                    let dropped = t.events.is_empty();
+                    (t, dropped)
+                })
             })
             .await;
         match outcome {
+            // The SDK rolls its history back to the last real task (Temporal's contract).
+            Ok((state, true)) => Ok(RespondWorkflowTaskCompletedResponse {
+                reset_history_event_id: state.previous_started_event_id(),
+                ..Default::default()
+            }),
             Ok(_) => Ok(RespondWorkflowTaskCompletedResponse::default()),
             Err(ExecutionError::Engine(EngineError::CommandRejected { cause, message })) => {
                 tracing::info!(workflow_id = %run.workflow_id, %message, "workflow task commands rejected");

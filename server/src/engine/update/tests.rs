@@ -349,6 +349,32 @@ fn acceptance_turns_the_speculative_task_real() {
 }
 
 #[test]
+fn an_update_that_closes_the_run_still_wakes_its_waiter() {
+    let mut state = speculative_started();
+    let (a, r) = (accept("u1"), respond("u1", "last"));
+    let t = complete(
+        &mut state,
+        vec![protocol_cmd(&a), protocol_cmd(&r), complete_cmd()],
+        vec![a, r],
+    )
+    .unwrap();
+    assert_eq!(
+        types(&t)[3..],
+        [
+            EventType::WorkflowExecutionUpdateAccepted,
+            EventType::WorkflowExecutionUpdateCompleted,
+            EventType::WorkflowExecutionCompleted
+        ]
+    );
+    assert_eq!(update_changes(&t).len(), 2, "{:?}", t.effects);
+    assert!(t.effects.contains(&Effect::Closed));
+    assert!(matches!(
+        update_status(&state, "u1"),
+        Some(UpdateStatus::Completed { .. })
+    ));
+}
+
+#[test]
 fn an_update_admitted_while_a_task_runs_waits_for_the_next_task() {
     let mut state = task_in_flight();
     let (t, _) = admit_update(&mut state, &update_req("u1", "set"), T0).unwrap();
