@@ -154,6 +154,12 @@ macro_rules! update_scenarios {
                 }
             )*
 
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn survive_server_crashes() {
+                let mut server = lockstep_tests::DevServer::start();
+                updates::updates_survive_server_crashes(&mut server).await;
+            }
+
             mod differential {
                 $(
                     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -15,7 +15,7 @@ use temporalio_client::{
     errors::{WorkflowStartError, WorkflowUpdateError, WorkflowUpdateWithStartError},
 };
 use temporalio_protos::temporal::api::{
-    common::v1::WorkflowExecution,
+    common::v1::{Payload, Payloads, WorkflowExecution},
     enums::v1::{EventType, UpdateWorkflowExecutionLifecycleStage as Stage},
     history::v1::{HistoryEvent, history_event::Attributes},
     update::v1::{Input, Meta, Request, UpdateRef, WaitPolicy, outcome},
@@ -25,6 +25,8 @@ use temporalio_sdk::WorkerOptions;
 use tonic::Code;
 
 pub use counter::{CounterWorkflow, CounterWorkflowRun};
+
+use crate::DevServer;
 
 use super::{
     NAMESPACE, STICKY_SCHEDULE_TO_START, Target, WorkerHandle, client, connect, event_types,
@@ -114,13 +116,7 @@ impl UpdateSetup {
     async fn new(target: &Target, scenario: &str) -> Self {
         let connection = connect(&target.as_principal(STARTER)).await;
         let task_queue = unique(scenario);
-        let options = WorkerOptions::new(task_queue.clone())
-            .sticky_queue_schedule_to_start_timeout(STICKY_SCHEDULE_TO_START)
-            .graceful_shutdown_period(Duration::from_secs(1))
-            .register_workflow::<CounterWorkflow>()
-            .expect("register CounterWorkflow")
-            .build();
-        let worker = run_worker_with(connect(&target.as_principal(WORKER)).await, options);
+        let worker = counter_worker(target, &task_queue).await;
         Self {
             client: client(&connection),
             connection,
@@ -231,6 +227,17 @@ impl UpdateSetup {
             history,
         }
     }
+}
+
+/// An in-process worker for [`CounterWorkflow`] on `task_queue`.
+async fn counter_worker(target: &Target, task_queue: &str) -> WorkerHandle {
+    let options = WorkerOptions::new(task_queue.to_string())
+        .sticky_queue_schedule_to_start_timeout(STICKY_SCHEDULE_TO_START)
+        .graceful_shutdown_period(Duration::from_secs(1))
+        .register_workflow::<CounterWorkflow>()
+        .expect("register CounterWorkflow")
+        .build();
+    run_worker_with(connect(&target.as_principal(WORKER)).await, options)
 }
 
 fn unique(prefix: &str) -> String {
@@ -537,4 +544,121 @@ pub async fn update_bad_requests(target: &Target) -> Outcome {
         .expect_err("a completed run takes no update");
     assert_eq!(closed.code(), Code::NotFound, "{closed:?}");
     setup.done(&handle).await
+}
+
+/// Lockstep only — its admitted updates are durable: an update admitted (the call answered
+/// ADMITTED) while no worker runs survives a SIGKILL of the server and is delivered by the
+/// restarted one; once COMPLETED it survives another SIGKILL, and polling it or sending the
+/// same id again returns the same outcome without running it twice.
+pub async fn updates_survive_server_crashes(server: &mut DevServer) {
+    let target = Target::Lockstep {
+        addr: server.addr(),
+        certs_dir: server.certs_dir(),
+        principal: STARTER,
+    };
+    let task_queue = unique("update-crash");
+    let workflow_id = unique("update-crash");
+    let starter = client(&connect(&target).await);
+    let options = WorkflowStartOptions::new(task_queue.clone(), workflow_id.clone()).build();
+    let handle = within("start", starter.start_workflow(CounterWorkflow::run, 10, options))
+        .await
+        .unwrap_or_else(|e| panic!("start: {e}"));
+    let mut admit = raw_update(&workflow_id, "before-crash", "add");
+    admit.wait_policy = Some(WaitPolicy {
+        lifecycle_stage: Stage::Admitted as i32,
+    });
+    if let Some(input) = admit.request.as_mut().and_then(|r| r.input.as_mut()) {
+        input.args = Some(Payloads {
+            payloads: vec![serde_json::to_vec(&5).map(json_payload).expect("json")],
+        });
+    }
+    let mut service = connect(&target).await.workflow_service();
+    let admitted = within("admit", service.update_workflow_execution(tonic::Request::new(admit)))
+        .await
+        .expect("admitted")
+        .into_inner();
+    assert_eq!(admitted.stage, Stage::Admitted as i32, "{admitted:?}");
+
+    tokio::task::block_in_place(|| server.restart());
+    let worker = counter_worker(&target, &task_queue).await;
+    let connection = connect(&target).await;
+    let completed = poll_completed(&connection, &workflow_id, "before-crash").await;
+    assert_eq!(completed, 15, "the admitted update ran after the restart");
+
+    tokio::task::block_in_place(|| server.restart());
+    let connection = connect(&target).await;
+    assert_eq!(poll_completed(&connection, &workflow_id, "before-crash").await, 15);
+    let handle: CounterHandle = WorkflowHandle::new(client(&connection), handle.info().clone());
+    let options = WorkflowExecuteUpdateOptions::builder()
+        .update_id("before-crash".to_string())
+        .build();
+    let again = within(
+        "the same update id again",
+        handle.execute_update(CounterWorkflow::add, 5, options),
+    )
+    .await
+    .expect("the same outcome");
+    assert_eq!(again, 15, "not run twice");
+    let options = WorkflowExecuteUpdateOptions::builder()
+        .update_id(unique("finish"))
+        .build();
+    let finished = within(
+        "finish",
+        handle.execute_update(CounterWorkflow::finish, (), options),
+    )
+    .await
+    .expect("finish");
+    assert_eq!(finished, 15);
+    let history = history_of(&connection, &workflow_id, handle.run_id().unwrap_or_default()).await;
+    assert_eq!(accepted_and_completed(&history, "before-crash", "add"), 15);
+    if let Err(error) = worker.shutdown().await {
+        panic!("the worker ended badly: {error}");
+    }
+}
+
+/// Polls update `update_id` until COMPLETED (the poll answers early with no outcome when its
+/// long poll ends); returns its JSON result.
+async fn poll_completed(connection: &Connection, workflow_id: &str, update_id: &str) -> i64 {
+    let mut service = connection.workflow_service();
+    let request = PollWorkflowExecutionUpdateRequest {
+        namespace: NAMESPACE.into(),
+        update_ref: Some(UpdateRef {
+            workflow_execution: Some(WorkflowExecution {
+                workflow_id: workflow_id.into(),
+                run_id: String::new(),
+            }),
+            update_id: update_id.into(),
+        }),
+        wait_policy: Some(WaitPolicy {
+            lifecycle_stage: Stage::Completed as i32,
+        }),
+        ..Default::default()
+    };
+    let response = within(
+        "poll the update",
+        service.poll_workflow_execution_update(tonic::Request::new(request)),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("poll {update_id}: {e}"))
+    .into_inner();
+    match response.outcome.and_then(|o| o.value) {
+        Some(outcome::Value::Success(payloads)) => {
+            serde_json::from_slice(&payloads.payloads[0].data).expect("a JSON result")
+        }
+        other => panic!("update {update_id}: {other:?} (stage {})", response.stage),
+    }
+}
+
+async fn within<T>(what: &str, future: impl Future<Output = T>) -> T {
+    tokio::time::timeout(WAIT, future)
+        .await
+        .unwrap_or_else(|_| panic!("{what}: no answer within {WAIT:?}"))
+}
+
+fn json_payload(data: Vec<u8>) -> Payload {
+    Payload {
+        metadata: [("encoding".to_string(), b"json/plain".to_vec())].into(),
+        data,
+        ..Default::default()
+    }
 }
