@@ -28,7 +28,8 @@ use crate::executions::{MultiOperationError, OperationStatus};
 
 const MULTI_OPERATION_FAILURE_TYPE: &str =
     "type.googleapis.com/temporal.api.errordetails.v1.MultiOperationExecutionFailure";
-const ABORTED_TYPE: &str = "type.googleapis.com/temporal.api.failure.v1.MultiOperationExecutionAborted";
+const ABORTED_TYPE: &str =
+    "type.googleapis.com/temporal.api.failure.v1.MultiOperationExecutionAborted";
 
 pub(crate) async fn update(
     state: &ApiState,
@@ -49,7 +50,11 @@ pub(crate) async fn execute_multi_operation(
     state: &ApiState,
     request: ExecuteMultiOperationRequest,
 ) -> Result<ExecuteMultiOperationResponse, Status> {
-    for operation in request.operations.iter().filter_map(|op| op.operation.as_ref()) {
+    for operation in request
+        .operations
+        .iter()
+        .filter_map(|op| op.operation.as_ref())
+    {
         match operation {
             Operation::StartWorkflow(start) => {
                 let mut start = start.clone();
@@ -84,7 +89,7 @@ fn check_update_payloads(
 /// The status of a refused multi-operation (see the module docs).
 fn multi_operation_status(err: MultiOperationError) -> Status {
     let (start, update) = match err {
-        MultiOperationError::Request(err) => return err.into(),
+        MultiOperationError::Request(err) => return (*err).into(),
         MultiOperationError::Operations { start, update } => (start, update),
     };
     let statuses: Vec<RpcOperationStatus> =
@@ -126,7 +131,7 @@ fn operation_status(status: OperationStatus) -> RpcOperationStatus {
             }],
         },
         OperationStatus::Failed(err) => {
-            let status: Status = err.into();
+            let status: Status = (*err).into();
             let details = RpcStatus::decode(status.details())
                 .map(|s| s.details)
                 .unwrap_or_default();

@@ -120,8 +120,11 @@ impl Apply<'_> {
             return task.scheduled_event_id;
         }
         let task_queue = self.state.task_queue.clone();
-        let scheduled_event_id =
-            self.append(workflow_task::scheduled_attributes(self.state, &task_queue, attempt));
+        let scheduled_event_id = self.append(workflow_task::scheduled_attributes(
+            self.state,
+            &task_queue,
+            attempt,
+        ));
         self.state.workflow_task = Some(WorkflowTaskInfo {
             scheduled_event_id,
             started_event_id: 0,

@@ -43,9 +43,9 @@ use std::{
 use prost::Message;
 
 pub use keys::RunKey;
-pub use update_with_start::{MultiOperationError, OperationStatus};
 use locks::StripedLocks;
 use outbox::{Outbox, OutboxItem};
+pub use update_with_start::{MultiOperationError, OperationStatus};
 use watchers::{HistoryWatchers, Progress};
 
 use crate::{

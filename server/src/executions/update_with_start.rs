@@ -8,9 +8,8 @@
 use temporalio_protos::temporal::api::{
     enums::v1::WorkflowIdConflictPolicy,
     workflowservice::v1::{
-        ExecuteMultiOperationRequest, ExecuteMultiOperationResponse,
-        StartWorkflowExecutionRequest, StartWorkflowExecutionResponse,
-        UpdateWorkflowExecutionRequest,
+        ExecuteMultiOperationRequest, ExecuteMultiOperationResponse, StartWorkflowExecutionRequest,
+        StartWorkflowExecutionResponse, UpdateWorkflowExecutionRequest,
         execute_multi_operation_request::operation::Operation,
         execute_multi_operation_response::{Response, response},
     },
@@ -19,7 +18,7 @@ use temporalio_protos::temporal::api::{
 use super::{
     ExecutionError, Executions, RunKey, now_ms,
     start::check_reuse_policy,
-    updates::{update_id_of, update_response, wait_stage},
+    updates::{update_id_of, update_response},
 };
 use crate::{
     engine::{self, EngineError, Transition},
@@ -32,7 +31,7 @@ pub enum OperationStatus {
     /// It succeeded (the start, when only the update failed afterwards).
     Succeeded,
     /// It was refused for this reason.
-    Failed(ExecutionError),
+    Failed(Box<ExecutionError>),
     /// It was not carried out because the other operation failed.
     Aborted,
 }
@@ -41,7 +40,7 @@ pub enum OperationStatus {
 #[derive(Debug)]
 pub enum MultiOperationError {
     /// The request as a whole is malformed (not exactly [Start, Update]).
-    Request(ExecutionError),
+    Request(Box<ExecutionError>),
     /// One operation was refused: the start's and the update's statuses, in request order.
     Operations {
         /// The start operation.
@@ -54,7 +53,7 @@ pub enum MultiOperationError {
 impl MultiOperationError {
     fn start(err: impl Into<ExecutionError>) -> Self {
         MultiOperationError::Operations {
-            start: OperationStatus::Failed(err.into()),
+            start: OperationStatus::Failed(Box::new(err.into())),
             update: OperationStatus::Aborted,
         }
     }
@@ -66,7 +65,7 @@ impl MultiOperationError {
             } else {
                 OperationStatus::Aborted
             },
-            update: OperationStatus::Failed(err.into()),
+            update: OperationStatus::Failed(Box::new(err.into())),
         }
     }
 }
@@ -120,9 +119,8 @@ impl Executions {
                 (state.clone(), transition)
             }
             None => {
-                let (mut state, mut transition) =
-                    engine::start_workflow(&start, &run.run_id, now)
-                        .map_err(MultiOperationError::start)?;
+                let (mut state, mut transition) = engine::start_workflow(&start, &run.run_id, now)
+                    .map_err(MultiOperationError::start)?;
                 let (admitted, _) = engine::admit_update(&mut state, update, now)
                     .map_err(|err| MultiOperationError::update(false, err))?;
                 merge(&mut transition, admitted);
@@ -135,7 +133,7 @@ impl Executions {
         drop(guard);
 
         let reached = self
-            .await_update(&run, update_id, wait_stage(update.wait_policy.as_ref()), waiter)
+            .await_update(&run, update_id, update.wait_policy.as_ref(), waiter)
             .await
             .map_err(|err| MultiOperationError::update(started, err))?;
         let start_response = StartWorkflowExecutionResponse {
@@ -156,7 +154,6 @@ impl Executions {
             ],
         })
     }
-
 }
 
 fn new_run_key(namespace: &str, workflow_id: &str) -> RunKey {
@@ -191,32 +188,35 @@ fn joins_existing(
 /// The [Start, Update] pair of a well-formed request; what is wrong otherwise.
 fn split(
     request: &ExecuteMultiOperationRequest,
-) -> Result<(&StartWorkflowExecutionRequest, &UpdateWorkflowExecutionRequest), MultiOperationError>
-{
+) -> Result<
+    (
+        &StartWorkflowExecutionRequest,
+        &UpdateWorkflowExecutionRequest,
+    ),
+    MultiOperationError,
+> {
     let operations: Vec<Option<&Operation>> = request
         .operations
         .iter()
         .map(|op| op.operation.as_ref())
         .collect();
-    let (start, update) = match operations.as_slice() {
-        [Some(Operation::StartWorkflow(start)), Some(Operation::UpdateWorkflow(update))] => {
-            (start, update)
-        }
-        _ => {
-            return Err(MultiOperationError::Request(ExecutionError::InvalidArgument(
-                "operations must be exactly [StartWorkflow, UpdateWorkflow] (update-with-start)"
-                    .into(),
-            )));
-        }
+    let [
+        Some(Operation::StartWorkflow(start)),
+        Some(Operation::UpdateWorkflow(update)),
+    ] = operations.as_slice()
+    else {
+        return Err(malformed(
+            "operations must be exactly [StartWorkflow, UpdateWorkflow] (update-with-start)",
+        ));
     };
     let namespace = request.namespace.as_str();
     if ![start.namespace.as_str(), update.namespace.as_str()]
         .iter()
         .all(|ns| ns.is_empty() || *ns == namespace)
     {
-        return Err(MultiOperationError::Request(ExecutionError::InvalidArgument(
-            "an operation names another namespace than the request".into(),
-        )));
+        return Err(malformed(
+            "an operation names another namespace than the request",
+        ));
     }
     if start.workflow_id.is_empty() {
         return Err(MultiOperationError::start(ExecutionError::InvalidArgument(
@@ -234,7 +234,9 @@ fn split(
         ));
     }
     if !execution.run_id.is_empty() {
-        return Err(invalid("the update's run_id must be empty in update-with-start"));
+        return Err(invalid(
+            "the update's run_id must be empty in update-with-start",
+        ));
     }
     if !update.first_execution_run_id.is_empty() {
         return Err(invalid(
@@ -242,6 +244,12 @@ fn split(
         ));
     }
     Ok((start, update))
+}
+
+fn malformed(message: &str) -> MultiOperationError {
+    MultiOperationError::Request(Box::new(ExecutionError::InvalidArgument(
+        message.to_string(),
+    )))
 }
 
 fn merge(into: &mut Transition, other: Transition) {

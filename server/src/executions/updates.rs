@@ -67,9 +67,8 @@ impl Executions {
             engine::admit_update(state, request, now)
         })
         .await?;
-        let reached = self
-            .await_update(&run, update_id, wait_stage(request.wait_policy.as_ref()), waiter)
-            .await?;
+        let policy = request.wait_policy.as_ref();
+        let reached = self.await_update(&run, update_id, policy, waiter).await?;
         Ok(update_response(&run, update_id, reached))
     }
 
@@ -98,9 +97,8 @@ impl Executions {
         if engine::update_status(&state, update_id).is_none() {
             return Err(EngineError::not_found(format!("update {update_id:?} not found")).into());
         }
-        let reached = self
-            .await_update(&run, update_id, wait_stage(request.wait_policy.as_ref()), waiter)
-            .await?;
+        let policy = request.wait_policy.as_ref();
+        let reached = self.await_update(&run, update_id, policy, waiter).await?;
         Ok(PollWorkflowExecutionUpdateResponse {
             outcome: reached.outcome,
             stage: reached.stage as i32,
@@ -108,16 +106,18 @@ impl Executions {
         })
     }
 
-    /// Waits until update `update_id` of `run` reaches `wanted` (or is rejected), at most
-    /// [`UPDATE_LONG_POLL`]; then answers the stage reached. `waiter` must have been taken
-    /// before the change that admitted the update was committed, so no wake-up is missed.
+    /// Waits until update `update_id` of `run` reaches the stage `policy` asks for (or is
+    /// rejected), at most [`UPDATE_LONG_POLL`]; then answers the stage reached. `waiter` must
+    /// have been taken before the change that admitted the update was committed, so no
+    /// wake-up is missed.
     pub(super) async fn await_update(
         &self,
         run: &RunKey,
         update_id: &str,
-        wanted: Stage,
+        policy: Option<&WaitPolicy>,
         mut waiter: UpdateWaiter,
     ) -> Result<Reached, ExecutionError> {
+        let wanted = wait_stage(policy);
         let deadline = tokio::time::Instant::now() + UPDATE_LONG_POLL;
         let mut expired = false;
         loop {
@@ -155,7 +155,7 @@ impl Executions {
     ) -> Result<Reached, ExecutionError> {
         let outcome = match &status {
             UpdateStatus::Admitted | UpdateStatus::Accepted => None,
-            UpdateStatus::Failed(failure) => Some(failure_outcome(failure.clone())),
+            UpdateStatus::Failed(failure) => Some(failure_outcome((**failure).clone())),
             UpdateStatus::Completed { completed_event_id } => self
                 .read_events(run, *completed_event_id, *completed_event_id)?
                 .into_iter()
@@ -188,7 +188,7 @@ pub(super) fn update_id_of(request: &UpdateWorkflowExecutionRequest) -> &str {
 }
 
 /// The stage a caller waits for; unspecified means ACCEPTED (Temporal's default).
-pub(super) fn wait_stage(policy: Option<&WaitPolicy>) -> Stage {
+fn wait_stage(policy: Option<&WaitPolicy>) -> Stage {
     match policy.map(|p| Stage::try_from(p.lifecycle_stage)) {
         Some(Ok(Stage::Unspecified)) | None | Some(Err(_)) => Stage::Accepted,
         Some(Ok(stage)) => stage,

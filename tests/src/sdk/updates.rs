@@ -44,7 +44,9 @@ mod counter {
     #![allow(missing_docs)]
 
     use temporalio_macros::{workflow, workflow_methods};
-    use temporalio_sdk::{SyncWorkflowContext, WorkflowContext, WorkflowContextView, WorkflowResult};
+    use temporalio_sdk::{
+        SyncWorkflowContext, WorkflowContext, WorkflowContextView, WorkflowResult,
+    };
 
     use super::NEGATIVE;
 
@@ -252,13 +254,25 @@ fn accepted_and_completed(history: &[HistoryEvent], update_id: &str, name: &str)
         .filter(|e| matches!(&e.attributes,
             Some(Attributes::WorkflowExecutionUpdateAcceptedEventAttributes(a)) if a.protocol_instance_id == update_id))
         .collect();
-    assert_eq!(accepted.len(), 1, "one Accepted for {update_id}: {:?}", event_types(history));
-    let Some(Attributes::WorkflowExecutionUpdateAcceptedEventAttributes(a)) = &accepted[0].attributes
+    assert_eq!(
+        accepted.len(),
+        1,
+        "one Accepted for {update_id}: {:?}",
+        event_types(history)
+    );
+    let Some(Attributes::WorkflowExecutionUpdateAcceptedEventAttributes(a)) =
+        &accepted[0].attributes
     else {
         unreachable!("filtered above")
     };
-    let request = a.accepted_request.as_ref().expect("the accepted request is recorded");
-    assert_eq!(request.meta.as_ref().map(|m| m.update_id.as_str()), Some(update_id));
+    let request = a
+        .accepted_request
+        .as_ref()
+        .expect("the accepted request is recorded");
+    assert_eq!(
+        request.meta.as_ref().map(|m| m.update_id.as_str()),
+        Some(update_id)
+    );
     assert_eq!(request.input.as_ref().map(|i| i.name.as_str()), Some(name));
     assert!(!a.accepted_request_message_id.is_empty());
     assert!(a.accepted_request_sequencing_event_id > 0);
@@ -275,7 +289,10 @@ fn accepted_and_completed(history: &[HistoryEvent], update_id: &str, name: &str)
         })
         .collect();
     assert_eq!(completed.len(), 1, "one Completed for {update_id}");
-    assert_eq!(completed[0].meta.as_ref().map(|m| m.update_id.as_str()), Some(update_id));
+    assert_eq!(
+        completed[0].meta.as_ref().map(|m| m.update_id.as_str()),
+        Some(update_id)
+    );
     match completed[0].outcome.as_ref().and_then(|o| o.value.as_ref()) {
         Some(outcome::Value::Success(payloads)) => {
             serde_json::from_slice(&payloads.payloads[0].data).expect("a JSON result")
@@ -335,7 +352,10 @@ pub async fn update_rejected(target: &Target) -> Outcome {
         event_types(&before),
         "a rejection writes nothing"
     );
-    assert_eq!(setup.update(&handle, 1, "add-one").await.expect("add(1)"), 11);
+    assert_eq!(
+        setup.update(&handle, 1, "add-one").await.expect("add(1)"),
+        11
+    );
     assert_eq!(setup.finish(&handle).await, 11);
     let outcome = setup.done(&handle).await;
     let rejected_in_history = outcome.history.iter().any(|e| match &e.attributes {
@@ -366,72 +386,44 @@ pub async fn update_same_id_twice(target: &Target) -> Outcome {
     outcome
 }
 
-fn with_start_options(setup: &UpdateSetup, workflow_id: &str, policy: WorkflowIdConflictPolicy, update_id: &str) -> WorkflowUpdateWithStartOptions {
-    WorkflowUpdateWithStartOptions::new(setup.task_queue.clone(), workflow_id.to_string(), policy)
-        .update_id(update_id.to_string())
-        .build()
-}
-
 /// Update-with-start: one call starts the counter at 10 and adds 5 (result 15); its first
 /// workflow task carries the update. A second call with USE_EXISTING adds 1 to the same run
 /// (16); one with FAIL is refused as "already started", naming the run.
 pub async fn update_with_start(target: &Target) -> Outcome {
     let setup = UpdateSetup::new(target, "update-with-start").await;
     let workflow_id = unique("update-with-start");
-    let first = setup
-        .wait(
-            "update-with-start",
-            setup.client.start_update_with_start_workflow(
-                CounterWorkflow::run,
-                10,
-                CounterWorkflow::add,
-                5,
-                with_start_options(&setup, &workflow_id, WorkflowIdConflictPolicy::Fail, "start-add"),
-            ),
+    let call = |policy, amount, update_id: &'static str| {
+        let options = WorkflowUpdateWithStartOptions::new(
+            setup.task_queue.clone(),
+            workflow_id.clone(),
+            policy,
         )
-        .await
-        .unwrap_or_else(|e| panic!("update-with-start: {e}"));
-    let run_id = first.workflow_run_id().expect("the run id").to_string();
-    let value = setup
-        .wait("the update result", first.get_result(Default::default()))
-        .await
-        .expect("add(5)");
-    assert_eq!(value, 15);
-
-    let again = setup
-        .wait(
-            "update-with-start, existing",
-            setup.client.execute_update_with_start_workflow(
-                CounterWorkflow::run,
-                99,
-                CounterWorkflow::add,
-                1,
-                with_start_options(&setup, &workflow_id, WorkflowIdConflictPolicy::UseExisting, "existing-add"),
-            ),
-        )
-        .await
-        .unwrap_or_else(|e| panic!("update-with-start on the running workflow: {e}"));
-    assert_eq!(again, 16, "the update went to the running counter");
-
-    let refused = setup
-        .wait(
-            "update-with-start, FAIL",
-            setup.client.execute_update_with_start_workflow(
-                CounterWorkflow::run,
-                99,
-                CounterWorkflow::add,
-                1,
-                with_start_options(&setup, &workflow_id, WorkflowIdConflictPolicy::Fail, "refused-add"),
-            ),
-        )
-        .await;
-    match refused {
+        .update_id(update_id.to_string())
+        .build();
+        let call = setup.client.execute_update_with_start_workflow(
+            CounterWorkflow::run,
+            10,
+            CounterWorkflow::add,
+            amount,
+            options,
+        );
+        setup.wait(update_id, call)
+    };
+    let first = call(WorkflowIdConflictPolicy::Fail, 5, "start-add").await;
+    assert_eq!(first.expect("update-with-start starts and updates"), 15);
+    let again = call(WorkflowIdConflictPolicy::UseExisting, 1, "existing-add").await;
+    assert_eq!(
+        again.expect("update-with-start on the running workflow"),
+        16,
+        "the update went to the running counter (not a new one at 10)"
+    );
+    let run_id = match call(WorkflowIdConflictPolicy::Fail, 1, "refused-add").await {
         Err(WorkflowUpdateWithStartError::Start(WorkflowStartError::AlreadyStarted {
-            run_id: running,
+            run_id: Some(running),
             ..
-        })) => assert_eq!(running.as_deref(), Some(run_id.as_str())),
-        other => panic!("FAIL on a running workflow is AlreadyStarted: {other:?}"),
-    }
+        })) => running,
+        other => panic!("FAIL on a running workflow is AlreadyStarted with its run: {other:?}"),
+    };
 
     let info = temporalio_client::WorkflowExecutionInfo::builder()
         .namespace(NAMESPACE)
@@ -500,16 +492,31 @@ pub async fn update_bad_requests(target: &Target) -> Outcome {
         request.meta = None;
     }
     let mut cases = vec![
-        ("unknown workflow", raw_update(&unique("nobody"), "x", "add"), Code::NotFound),
-        ("empty name", raw_update(&workflow_id, "x", ""), Code::InvalidArgument),
+        (
+            "unknown workflow",
+            raw_update(&unique("nobody"), "x", "add"),
+            Code::NotFound,
+        ),
+        (
+            "empty name",
+            raw_update(&workflow_id, "x", ""),
+            Code::InvalidArgument,
+        ),
         ("no meta", no_meta, Code::InvalidArgument),
     ];
     if matches!(target, Target::Lockstep { .. }) {
-        cases.push(("empty update id", raw_update(&workflow_id, "", "add"), Code::InvalidArgument));
+        cases.push((
+            "empty update id",
+            raw_update(&workflow_id, "", "add"),
+            Code::InvalidArgument,
+        ));
     }
     for (what, request, code) in cases {
         let status = setup
-            .wait(what, service.update_workflow_execution(tonic::Request::new(request)))
+            .wait(
+                what,
+                service.update_workflow_execution(tonic::Request::new(request)),
+            )
             .await
             .expect_err(what);
         assert_eq!(status.code(), code, "{what}: {status:?}");
@@ -527,7 +534,10 @@ pub async fn update_bad_requests(target: &Target) -> Outcome {
         ..Default::default()
     };
     let status = setup
-        .wait("poll unknown update", service.poll_workflow_execution_update(tonic::Request::new(poll)))
+        .wait(
+            "poll unknown update",
+            service.poll_workflow_execution_update(tonic::Request::new(poll)),
+        )
         .await
         .expect_err("unknown update");
     assert_eq!(status.code(), Code::NotFound, "{status:?}");
@@ -538,7 +548,11 @@ pub async fn update_bad_requests(target: &Target) -> Outcome {
     let closed = setup
         .wait(
             "update a completed run",
-            service.update_workflow_execution(tonic::Request::new(raw_update(&workflow_id, "late", "add"))),
+            service.update_workflow_execution(tonic::Request::new(raw_update(
+                &workflow_id,
+                "late",
+                "add",
+            ))),
         )
         .await
         .expect_err("a completed run takes no update");
@@ -560,9 +574,12 @@ pub async fn updates_survive_server_crashes(server: &mut DevServer) {
     let workflow_id = unique("update-crash");
     let starter = client(&connect(&target).await);
     let options = WorkflowStartOptions::new(task_queue.clone(), workflow_id.clone()).build();
-    let handle = within("start", starter.start_workflow(CounterWorkflow::run, 10, options))
-        .await
-        .unwrap_or_else(|e| panic!("start: {e}"));
+    let handle = within(
+        "start",
+        starter.start_workflow(CounterWorkflow::run, 10, options),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("start: {e}"));
     let mut admit = raw_update(&workflow_id, "before-crash", "add");
     admit.wait_policy = Some(WaitPolicy {
         lifecycle_stage: Stage::Admitted as i32,
@@ -573,10 +590,13 @@ pub async fn updates_survive_server_crashes(server: &mut DevServer) {
         });
     }
     let mut service = connect(&target).await.workflow_service();
-    let admitted = within("admit", service.update_workflow_execution(tonic::Request::new(admit)))
-        .await
-        .expect("admitted")
-        .into_inner();
+    let admitted = within(
+        "admit",
+        service.update_workflow_execution(tonic::Request::new(admit)),
+    )
+    .await
+    .expect("admitted")
+    .into_inner();
     assert_eq!(admitted.stage, Stage::Admitted as i32, "{admitted:?}");
 
     tokio::task::block_in_place(|| server.restart());
@@ -587,7 +607,10 @@ pub async fn updates_survive_server_crashes(server: &mut DevServer) {
 
     tokio::task::block_in_place(|| server.restart());
     let connection = connect(&target).await;
-    assert_eq!(poll_completed(&connection, &workflow_id, "before-crash").await, 15);
+    assert_eq!(
+        poll_completed(&connection, &workflow_id, "before-crash").await,
+        15
+    );
     let handle: CounterHandle = WorkflowHandle::new(client(&connection), handle.info().clone());
     let options = WorkflowExecuteUpdateOptions::builder()
         .update_id("before-crash".to_string())
@@ -609,7 +632,12 @@ pub async fn updates_survive_server_crashes(server: &mut DevServer) {
     .await
     .expect("finish");
     assert_eq!(finished, 15);
-    let history = history_of(&connection, &workflow_id, handle.run_id().unwrap_or_default()).await;
+    let history = history_of(
+        &connection,
+        &workflow_id,
+        handle.run_id().unwrap_or_default(),
+    )
+    .await;
     assert_eq!(accepted_and_completed(&history, "before-crash", "add"), 15);
     if let Err(error) = worker.shutdown().await {
         panic!("the worker ended badly: {error}");

@@ -63,7 +63,9 @@ impl Answers {
                     "temporal.api.update.v1.Acceptance" => {
                         Acceptance::decode(value).map(Body::Accept)
                     }
-                    "temporal.api.update.v1.Rejection" => Rejection::decode(value).map(Body::Reject),
+                    "temporal.api.update.v1.Rejection" => {
+                        Rejection::decode(value).map(Body::Reject)
+                    }
                     "temporal.api.update.v1.Response" => Response::decode(value).map(Body::Respond),
                     other => {
                         return Err(bad(format!(
@@ -196,8 +198,8 @@ fn apply(cx: &mut Apply<'_>, answer: Answer) -> Result<(), EngineError> {
     match body {
         Body::Accept(acceptance) => {
             let request = info.request.take().or(acceptance.accepted_request);
-            let accepted_event_id = cx.append(
-                Attributes::WorkflowExecutionUpdateAcceptedEventAttributes(
+            let accepted_event_id =
+                cx.append(Attributes::WorkflowExecutionUpdateAcceptedEventAttributes(
                     WorkflowExecutionUpdateAcceptedEventAttributes {
                         protocol_instance_id: update_id.clone(),
                         accepted_request_message_id: acceptance.accepted_request_message_id,
@@ -205,8 +207,7 @@ fn apply(cx: &mut Apply<'_>, answer: Answer) -> Result<(), EngineError> {
                             .accepted_request_sequencing_event_id,
                         accepted_request: request,
                     },
-                ),
-            );
+                ));
             if let Some(info) = cx.state.updates.get_mut(&update_id) {
                 info.stage = Stage::Accepted as i32;
                 info.sent = false;
@@ -223,15 +224,14 @@ fn apply(cx: &mut Apply<'_>, answer: Answer) -> Result<(), EngineError> {
                 update_id: update_id.clone(),
                 identity: String::new(),
             });
-            let completed_event_id = cx.append(
-                Attributes::WorkflowExecutionUpdateCompletedEventAttributes(
+            let completed_event_id =
+                cx.append(Attributes::WorkflowExecutionUpdateCompletedEventAttributes(
                     WorkflowExecutionUpdateCompletedEventAttributes {
                         meta: Some(meta),
                         accepted_event_id,
                         outcome: Some(outcome),
                     },
-                ),
-            );
+                ));
             if let Some(info) = cx.state.updates.get_mut(&update_id) {
                 info.stage = Stage::Completed as i32;
                 info.completed_event_id = completed_event_id;

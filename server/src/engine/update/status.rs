@@ -25,7 +25,7 @@ pub enum UpdateStatus {
         completed_event_id: i64,
     },
     /// Accepted, but the run closed before the update completed: this failure is its outcome.
-    Failed(Failure),
+    Failed(Box<Failure>),
 }
 
 impl UpdateStatus {
@@ -47,7 +47,9 @@ pub fn update_status(state: &MutableState, update_id: &str) -> Option<UpdateStat
         Stage::Completed => UpdateStatus::Completed {
             completed_event_id: info.completed_event_id,
         },
-        Stage::Accepted if state.is_closed() => UpdateStatus::Failed(closed_before_completion()),
+        Stage::Accepted if state.is_closed() => {
+            UpdateStatus::Failed(Box::new(closed_before_completion()))
+        }
         Stage::Accepted => UpdateStatus::Accepted,
         Stage::Admitted | Stage::Unspecified => UpdateStatus::Admitted,
     })

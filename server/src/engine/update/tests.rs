@@ -318,7 +318,14 @@ fn acceptance_turns_the_speculative_task_real() {
     assert_eq!(accepted.protocol_instance_id, "u1");
     assert_eq!(accepted.accepted_request_message_id, "u1/request");
     assert_eq!(
-        accepted.accepted_request.as_ref().unwrap().input.as_ref().unwrap().name,
+        accepted
+            .accepted_request
+            .as_ref()
+            .unwrap()
+            .input
+            .as_ref()
+            .unwrap()
+            .name,
         "set",
         "the stored request is recorded (replay needs it)"
     );
@@ -381,7 +388,10 @@ fn an_update_admitted_while_a_task_runs_waits_for_the_next_task() {
     assert!(t.is_empty(), "nothing while the task is started");
     let t = complete(&mut state, vec![], vec![]).unwrap();
     assert_eq!(types(&t), [EventType::WorkflowTaskCompleted]);
-    assert!(update_changes(&t).is_empty(), "not rejected: it was never sent");
+    assert!(
+        update_changes(&t).is_empty(),
+        "not rejected: it was never sent"
+    );
     assert!(matches!(
         t.effects[..],
         [Effect::WorkflowTask {
@@ -461,10 +471,7 @@ fn bad_messages_fail_the_task_and_change_nothing() {
                 ..accept("u1")
             }],
         ),
-        (
-            vec![],
-            vec![message("u1", "x", "Request", Vec::new())],
-        ),
+        (vec![], vec![message("u1", "x", "Request", Vec::new())]),
     ];
     for (commands, messages) in cases {
         match complete(&mut state, commands, messages) {
@@ -495,7 +502,11 @@ fn closing_drops_admitted_updates_and_fails_accepted_ones() {
     let Some(UpdateStatus::Failed(failure)) = update_status(&state, "u1") else {
         panic!("{:?}", update_status(&state, "u1"))
     };
-    assert!(failure.message.contains("completed before the Update completed"));
+    assert!(
+        failure
+            .message
+            .contains("completed before the Update completed")
+    );
     assert!(
         !types(&t).contains(&EventType::WorkflowTaskScheduled),
         "the unstarted speculative task is dropped, not written: {:?}",
@@ -548,7 +559,12 @@ fn in_flight_updates_are_limited() {
         workflow_task_started(&mut state, 5, 1, "worker", "poll", T0).unwrap();
         update_messages(&state)
     };
-    let order: Vec<String> = messages.into_iter().map(|m| m.protocol_instance_id).collect();
-    let expected: Vec<String> = (0..MAX_IN_FLIGHT_UPDATES).map(|i| format!("u{i}")).collect();
+    let order: Vec<String> = messages
+        .into_iter()
+        .map(|m| m.protocol_instance_id)
+        .collect();
+    let expected: Vec<String> = (0..MAX_IN_FLIGHT_UPDATES)
+        .map(|i| format!("u{i}"))
+        .collect();
     assert_eq!(order, expected, "delivered in admission order");
 }
