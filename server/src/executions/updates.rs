@@ -328,3 +328,67 @@ impl Drop for UpdateWaiter {
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run() -> RunKey {
+        RunKey::new("default", "wf", "run")
+    }
+
+    fn change(rejection: Option<&str>) -> UpdateChange {
+        UpdateChange {
+            update_id: "u1".into(),
+            rejection: rejection.map(|message| Failure {
+                message: message.into(),
+                ..Default::default()
+            }),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_change_wakes_every_waiter_and_a_rejection_reaches_them() {
+        let waiters = UpdateWaiters::new();
+        let mut first = waiters.subscribe(&run(), "u1");
+        let mut second = waiters.subscribe(&run(), "u1");
+        waiters.notify(&run(), &change(None));
+        first.changed().await;
+        assert!(first.rejection().is_none());
+        waiters.notify(&run(), &change(Some("no")));
+        second.changed().await;
+        assert_eq!(second.rejection().map(|f| f.message), Some("no".into()));
+        assert_eq!(first.rejection().map(|f| f.message), Some("no".into()));
+    }
+
+    #[test]
+    fn the_last_waiter_leaving_forgets_the_entry() {
+        let waiters = UpdateWaiters::new();
+        let first = waiters.subscribe(&run(), "u1");
+        let second = waiters.subscribe(&run(), "u1");
+        drop(first);
+        assert_eq!(lock(&waiters.waiting).len(), 1);
+        drop(second);
+        assert!(lock(&waiters.waiting).is_empty());
+        // Nobody waits: a change is dropped without creating an entry.
+        waiters.notify(&run(), &change(None));
+        assert!(lock(&waiters.waiting).is_empty());
+    }
+
+    #[test]
+    fn unspecified_wait_stage_means_accepted() {
+        assert_eq!(wait_stage(None), Stage::Accepted);
+        let policy = |stage: Stage| WaitPolicy {
+            lifecycle_stage: stage as i32,
+        };
+        assert_eq!(
+            wait_stage(Some(&policy(Stage::Unspecified))),
+            Stage::Accepted
+        );
+        assert_eq!(wait_stage(Some(&policy(Stage::Admitted))), Stage::Admitted);
+        assert_eq!(
+            wait_stage(Some(&policy(Stage::Completed))),
+            Stage::Completed
+        );
+    }
+}

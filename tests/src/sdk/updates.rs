@@ -19,7 +19,11 @@ use temporalio_protos::temporal::api::{
     enums::v1::{EventType, UpdateWorkflowExecutionLifecycleStage as Stage},
     history::v1::{HistoryEvent, history_event::Attributes},
     update::v1::{Input, Meta, Request, UpdateRef, WaitPolicy, outcome},
-    workflowservice::v1::{PollWorkflowExecutionUpdateRequest, UpdateWorkflowExecutionRequest},
+    workflowservice::v1::{
+        ExecuteMultiOperationRequest, PollWorkflowExecutionUpdateRequest,
+        UpdateWorkflowExecutionRequest,
+        execute_multi_operation_request::{Operation, operation::Operation as MultiOperation},
+    },
 };
 use temporalio_sdk::WorkerOptions;
 use tonic::Code;
@@ -477,8 +481,9 @@ fn raw_update(workflow_id: &str, update_id: &str, name: &str) -> UpdateWorkflowE
 }
 
 /// Bad update requests get the status Temporal gives them and store nothing: an unknown
-/// workflow and an unknown update id (polling) are NotFound, an empty update name or no update
-/// meta InvalidArgument, an update of a completed run NotFound. On Lockstep an empty update id
+/// workflow and an unknown update id (polling) are NotFound, an empty update name, no update
+/// meta or a multi-operation that is not [Start, Update] InvalidArgument, an update of a
+/// completed run NotFound. On Lockstep an empty update id
 /// is InvalidArgument too (Temporal makes one up; see docs/decisions.md). The history is the
 /// same before and after.
 pub async fn update_bad_requests(target: &Target) -> Outcome {
@@ -541,6 +546,25 @@ pub async fn update_bad_requests(target: &Target) -> Outcome {
         .await
         .expect_err("unknown update");
     assert_eq!(status.code(), Code::NotFound, "{status:?}");
+    let only_update = ExecuteMultiOperationRequest {
+        namespace: NAMESPACE.into(),
+        operations: vec![Operation {
+            operation: Some(MultiOperation::UpdateWorkflow(raw_update(
+                &workflow_id,
+                "alone",
+                "add",
+            ))),
+        }],
+        resource_id: workflow_id.clone(),
+    };
+    let status = setup
+        .wait(
+            "multi-operation without a start",
+            service.execute_multi_operation(tonic::Request::new(only_update)),
+        )
+        .await
+        .expect_err("only [Start, Update] is allowed");
+    assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
     let after = setup.history(&handle).await;
     assert_eq!(event_types(&after), event_types(&before), "nothing stored");
 
