@@ -135,6 +135,7 @@ impl Apply<'_> {
             request_id: String::new(),
             speculative: false,
             started_identity: String::new(),
+            generation: 0,
         });
         self.effect(Effect::WorkflowTask {
             task_queue,

@@ -70,8 +70,8 @@ pub use start::{NewRun, RunLineage, start_run, start_workflow, start_workflow_wi
 pub use state::{ActivityInfo, ChildInfo, MutableState, ParentInfo, WorkflowTaskInfo};
 pub use timer_task::{TimerKind, TimerTask};
 pub use update::{
-    UpdateChange, UpdateInfo, UpdateStatus, admit_update, check_update_request,
-    speculative_task_events, update_messages, update_status,
+    UpdateChange, UpdateInfo, UpdateStatus, admit_update, check_task_generation,
+    check_update_request, speculative_task_events, update_messages, update_status,
 };
 pub use workflow_task::{
     complete_workflow_task, fail_workflow_task, fail_workflow_task_by_server, workflow_task_started,

@@ -105,6 +105,9 @@ pub struct MutableState {
     /// How many updates were ever admitted to this run (orders deliveries).
     #[prost(int64, tag = "32")]
     pub(in crate::engine) updates_admitted: i64,
+    /// How many speculative workflow tasks this run had (their generations).
+    #[prost(int64, tag = "33")]
+    pub(in crate::engine) speculative_tasks: i64,
 }
 
 /// Where a child run's parent is, and which of its events initiated the child.
@@ -207,6 +210,10 @@ pub struct WorkflowTaskInfo {
     /// later, if at all).
     #[prost(string, tag = "9")]
     pub started_identity: String,
+    /// 0, or for a speculative task its number in the run (1, 2, …): a dropped speculative
+    /// task and its successor share ids and attempt, so tokens carry this to tell them apart.
+    #[prost(int64, tag = "10")]
+    pub generation: i64,
 }
 
 impl WorkflowTaskInfo {

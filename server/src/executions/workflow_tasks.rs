@@ -86,6 +86,7 @@ impl Executions {
             started_event_id: info.started_event_id,
             attempt: info.attempt,
             query_id: String::new(),
+            generation: info.generation,
         };
         let mut events = self.read_events(&task.run, 1, i64::MAX)?;
         // A speculative task's Scheduled/Started are not in history yet (see engine::update).
@@ -168,6 +169,7 @@ impl Executions {
         let new_run_id = uuid::Uuid::new_v4().to_string();
         let outcome = self
             .mutate(&run, WriteBatch::default(), |state, now| {
+                engine::check_task_generation(state, claims.generation)?;
                 engine::complete_workflow_task(
                     state,
                     claims.scheduled_event_id,
@@ -215,6 +217,7 @@ impl Executions {
     ) -> Result<(), ExecutionError> {
         let (run, claims) = self.workflow_claims(&request.task_token, &request.namespace)?;
         self.mutate(&run, WriteBatch::default(), |state, now| {
+            engine::check_task_generation(state, claims.generation)?;
             engine::fail_workflow_task(
                 state,
                 claims.scheduled_event_id,

@@ -107,12 +107,14 @@ pub fn admit_update(
 pub(crate) fn schedule_speculative(cx: &mut Apply<'_>) {
     let scheduled_event_id = cx.state.next_event_id;
     let task_queue = cx.state.task_queue.clone();
+    cx.state.speculative_tasks = cx.state.speculative_tasks.saturating_add(1);
     cx.state.workflow_task = Some(WorkflowTaskInfo {
         scheduled_event_id,
         attempt: 1,
         task_queue: task_queue.clone(),
         scheduled_time: Some(timestamp(cx.now)),
         speculative: true,
+        generation: cx.state.speculative_tasks,
         ..Default::default()
     });
     cx.effect(Effect::WorkflowTask {
@@ -137,4 +139,17 @@ fn check_limits(state: &MutableState) -> Result<(), EngineError> {
         )));
     }
     Ok(())
+}
+
+/// Refuses a workflow task token issued for another task that had the same event ids and
+/// attempt (a dropped speculative task): NotFound, and nothing changes. Call before completing
+/// or failing a task with the token's `generation`.
+pub fn check_task_generation(state: &MutableState, generation: i64) -> Result<(), EngineError> {
+    match &state.workflow_task {
+        Some(task) if task.generation != generation => Err(EngineError::not_found(
+            "workflow task not found: the token is for an earlier speculative task that was \
+             dropped",
+        )),
+        _ => Ok(()),
+    }
 }

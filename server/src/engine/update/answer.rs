@@ -161,10 +161,7 @@ pub(crate) fn finish_task(cx: &mut Apply<'_>, new_task: bool) {
         .collect();
     for update_id in unanswered {
         cx.state.updates.remove(&update_id);
-        cx.effect(Effect::Update(Box::new(UpdateChange {
-            update_id,
-            rejection: Some(unprocessed_failure()),
-        })));
+        changed(cx, update_id, Some(unprocessed_failure()));
     }
     if new_task {
         cx.schedule_workflow_task(1);

@@ -22,7 +22,7 @@ mod status;
 #[cfg(test)]
 mod tests;
 
-pub use admit::{admit_update, check_update_request};
+pub use admit::{admit_update, check_task_generation, check_update_request};
 pub(crate) use answer::{Answers, finish_task, protocol_message};
 pub(crate) use deliver::{mark_sent, speculative_events};
 pub use deliver::{speculative_task_events, update_messages};

@@ -544,6 +544,27 @@ fn a_dropped_speculative_tasks_timer_spares_its_successor() {
 }
 
 #[test]
+fn a_dropped_speculative_tasks_token_does_not_fit_its_successor() {
+    let mut state = speculative_started();
+    let first = state.pending_workflow_task().unwrap().generation;
+    assert!(first > 0);
+    assert!(check_task_generation(&state, first).is_ok());
+    complete(&mut state, vec![], vec![reject("u1", "no")]).unwrap();
+    admit_update(&mut state, &update_req("u2", "set"), T0).unwrap();
+    workflow_task_started(&mut state, 5, 1, "worker", "poll", T0).unwrap();
+    let second = state.pending_workflow_task().unwrap().generation;
+    assert_ne!(first, second, "same ids and attempt, another generation");
+    assert!(matches!(
+        check_task_generation(&state, first),
+        Err(EngineError::NotFound(_))
+    ));
+    assert!(check_task_generation(&state, second).is_ok());
+    // Ordinary tasks are generation 0, as are tokens that predate generations.
+    let normal = task_in_flight();
+    assert!(check_task_generation(&normal, 0).is_ok());
+}
+
+#[test]
 fn in_flight_updates_are_limited() {
     let mut state = idle_state();
     for i in 0..MAX_IN_FLIGHT_UPDATES {

@@ -3,6 +3,10 @@
 //! the workflow has something new to see (buffered events, an activity canceled before it
 //! started) or the worker asked for one (`force_create_new_workflow_task`).
 //!
+//! Update answers (`messages`) are recorded where their `PROTOCOL_MESSAGE` commands stand (see
+//! `update/answer.rs`); a speculative task whose completion carries nothing but rejections is
+//! dropped and writes nothing at all.
+//!
 //! Commands are applied on the transaction's copy of the state: a rejected command leaves the
 //! caller's state untouched and surfaces as [`EngineError::CommandRejected`].
 
