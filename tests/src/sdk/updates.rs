@@ -481,7 +481,8 @@ fn raw_update(workflow_id: &str, update_id: &str, name: &str) -> UpdateWorkflowE
 }
 
 /// Bad update requests get the status Temporal gives them and store nothing: an unknown
-/// workflow and an unknown update id (polling) are NotFound, an empty update name, no update
+/// workflow, another chain's `first_execution_run_id` and an unknown update id (polling) are
+/// NotFound, an empty update name, no update
 /// meta or a multi-operation that is not [Start, Update] InvalidArgument, an update of a
 /// completed run NotFound. On Lockstep an empty update id
 /// is InvalidArgument too (Temporal makes one up; see docs/decisions.md). The history is the
@@ -496,7 +497,14 @@ pub async fn update_bad_requests(target: &Target) -> Outcome {
     if let Some(request) = no_meta.request.as_mut() {
         request.meta = None;
     }
+    let mut other_chain = raw_update(&workflow_id, "x", "add");
+    other_chain.first_execution_run_id = uuid::Uuid::new_v4().to_string();
     let mut cases = vec![
+        (
+            "another first_execution_run_id",
+            other_chain,
+            Code::NotFound,
+        ),
         (
             "unknown workflow",
             raw_update(&unique("nobody"), "x", "add"),
