@@ -6,7 +6,7 @@
 //! operation is reported per operation (the other one "aborted"), the shape the SDKs decode.
 
 use temporalio_protos::temporal::api::{
-    enums::v1::WorkflowIdConflictPolicy,
+    enums::v1::{UpdateWorkflowExecutionLifecycleStage as Stage, WorkflowIdConflictPolicy},
     workflowservice::v1::{
         ExecuteMultiOperationRequest, ExecuteMultiOperationResponse, StartWorkflowExecutionRequest,
         StartWorkflowExecutionResponse, UpdateWorkflowExecutionRequest,
@@ -18,7 +18,7 @@ use temporalio_protos::temporal::api::{
 use super::{
     ExecutionError, Executions, RunKey, now_ms,
     start::check_reuse_policy,
-    updates::{update_id_of, update_response},
+    updates::{update_id_of, update_response, wait_stage},
 };
 use crate::{
     engine::{self, EngineError, Transition},
@@ -133,7 +133,12 @@ impl Executions {
         drop(guard);
 
         let reached = self
-            .await_update(&run, update_id, update.wait_policy.as_ref(), waiter)
+            .await_update(
+                &run,
+                update_id,
+                wait_stage(update.wait_policy.as_ref(), Stage::Completed),
+                waiter,
+            )
             .await
             .map_err(|err| MultiOperationError::update(started, err))?;
         let start_response = StartWorkflowExecutionResponse {

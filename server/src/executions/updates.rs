@@ -49,7 +49,7 @@ pub(super) struct Reached {
 
 impl Executions {
     /// UpdateWorkflowExecution: admits the update (or finds the one with its id) and waits for
-    /// the requested stage (unspecified = ACCEPTED).
+    /// the requested stage (unspecified = COMPLETED, Temporal's default).
     pub async fn update_workflow(
         &self,
         request: &UpdateWorkflowExecutionRequest,
@@ -67,14 +67,14 @@ impl Executions {
             engine::admit_update(state, request, now)
         })
         .await?;
-        let policy = request.wait_policy.as_ref();
-        let reached = self.await_update(&run, update_id, policy, waiter).await?;
+        let wanted = wait_stage(request.wait_policy.as_ref(), Stage::Completed);
+        let reached = self.await_update(&run, update_id, wanted, waiter).await?;
         Ok(update_response(&run, update_id, reached))
     }
 
     /// PollWorkflowExecutionUpdate: waits for a known update to reach the requested stage
-    /// (unspecified = ACCEPTED). NotFound for an update the run does not know (never
-    /// admitted, or rejected).
+    /// (unspecified: answers the stage reached at once, as Temporal does). NotFound for an
+    /// update the run does not know (never admitted, or rejected).
     pub async fn poll_update(
         &self,
         request: &PollWorkflowExecutionUpdateRequest,
@@ -97,8 +97,8 @@ impl Executions {
         if engine::update_status(&state, update_id).is_none() {
             return Err(EngineError::not_found(format!("update {update_id:?} not found")).into());
         }
-        let policy = request.wait_policy.as_ref();
-        let reached = self.await_update(&run, update_id, policy, waiter).await?;
+        let wanted = wait_stage(request.wait_policy.as_ref(), Stage::Admitted);
+        let reached = self.await_update(&run, update_id, wanted, waiter).await?;
         Ok(PollWorkflowExecutionUpdateResponse {
             outcome: reached.outcome,
             stage: reached.stage as i32,
@@ -106,18 +106,16 @@ impl Executions {
         })
     }
 
-    /// Waits until update `update_id` of `run` reaches the stage `policy` asks for (or is
-    /// rejected), at most [`UPDATE_LONG_POLL`]; then answers the stage reached. `waiter` must
-    /// have been taken before the change that admitted the update was committed, so no
-    /// wake-up is missed.
+    /// Waits until update `update_id` of `run` reaches stage `wanted` (or is rejected), at
+    /// most [`UPDATE_LONG_POLL`]; then answers the stage reached. `waiter` must have been taken
+    /// before the change that admitted the update was committed, so no wake-up is missed.
     pub(super) async fn await_update(
         &self,
         run: &RunKey,
         update_id: &str,
-        policy: Option<&WaitPolicy>,
+        wanted: Stage,
         mut waiter: UpdateWaiter,
     ) -> Result<Reached, ExecutionError> {
-        let wanted = wait_stage(policy);
         let deadline = tokio::time::Instant::now() + UPDATE_LONG_POLL;
         let mut expired = false;
         loop {
@@ -187,10 +185,10 @@ pub(super) fn update_id_of(request: &UpdateWorkflowExecutionRequest) -> &str {
         .map_or("", |m| m.update_id.as_str())
 }
 
-/// The stage a caller waits for; unspecified means ACCEPTED (Temporal's default).
-fn wait_stage(policy: Option<&WaitPolicy>) -> Stage {
+/// The stage a caller waits for; `unspecified` when the policy names none.
+pub(super) fn wait_stage(policy: Option<&WaitPolicy>, unspecified: Stage) -> Stage {
     match policy.map(|p| Stage::try_from(p.lifecycle_stage)) {
-        Some(Ok(Stage::Unspecified)) | None | Some(Err(_)) => Stage::Accepted,
+        Some(Ok(Stage::Unspecified)) | None | Some(Err(_)) => unspecified,
         Some(Ok(stage)) => stage,
     }
 }
@@ -376,19 +374,25 @@ mod tests {
     }
 
     #[test]
-    fn unspecified_wait_stage_means_accepted() {
-        assert_eq!(wait_stage(None), Stage::Accepted);
+    fn an_unspecified_wait_stage_takes_the_callers_default() {
         let policy = |stage: Stage| WaitPolicy {
             lifecycle_stage: stage as i32,
         };
+        assert_eq!(wait_stage(None, Stage::Completed), Stage::Completed);
+        let unspecified = policy(Stage::Unspecified);
         assert_eq!(
-            wait_stage(Some(&policy(Stage::Unspecified))),
-            Stage::Accepted
+            wait_stage(Some(&unspecified), Stage::Admitted),
+            Stage::Admitted
         );
-        assert_eq!(wait_stage(Some(&policy(Stage::Admitted))), Stage::Admitted);
+        let admitted = policy(Stage::Admitted);
         assert_eq!(
-            wait_stage(Some(&policy(Stage::Completed))),
-            Stage::Completed
+            wait_stage(Some(&admitted), Stage::Completed),
+            Stage::Admitted
+        );
+        let accepted = policy(Stage::Accepted);
+        assert_eq!(
+            wait_stage(Some(&accepted), Stage::Completed),
+            Stage::Accepted
         );
     }
 }
