@@ -160,6 +160,12 @@ macro_rules! update_scenarios {
                 updates::updates_survive_server_crashes(&mut server).await;
             }
 
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn raw_worker_protocol() {
+                let server = lockstep_tests::DevServer::start();
+                updates::raw_worker_update_protocol(&server).await;
+            }
+
             mod differential {
                 $(
                     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

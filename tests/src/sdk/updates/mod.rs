@@ -10,6 +10,7 @@
 //! - `scenarios.rs`: accepted, rejected, the same id twice, update-with-start (both servers,
 //!   differential).
 //! - `requests.rs`: bad requests (both servers) and durability across server crashes (Lockstep).
+//! - `raw_worker.rs`: the wire protocol from a plain gRPC worker, and the payload policy (Lockstep).
 
 use std::{future::Future, time::Duration};
 
@@ -32,10 +33,12 @@ use temporalio_protos::temporal::api::{
 use temporalio_sdk::WorkerOptions;
 use tonic::Code;
 
+mod raw_worker;
 mod requests;
 mod scenarios;
 
 pub use counter::{CounterWorkflow, CounterWorkflowRun};
+pub use raw_worker::raw_worker_update_protocol;
 pub use requests::{update_bad_requests, updates_survive_server_crashes};
 pub use scenarios::{update_accepted, update_rejected, update_same_id_twice, update_with_start};
 
@@ -310,4 +313,37 @@ fn accepted_and_completed(history: &[HistoryEvent], update_id: &str, name: &str)
         }
         other => panic!("update {update_id} did not succeed: {other:?}"),
     }
+}
+
+/// An update request as a raw client sends it, waiting for COMPLETED.
+fn raw_update(workflow_id: &str, update_id: &str, name: &str) -> UpdateWorkflowExecutionRequest {
+    UpdateWorkflowExecutionRequest {
+        namespace: NAMESPACE.into(),
+        workflow_execution: Some(WorkflowExecution {
+            workflow_id: workflow_id.into(),
+            run_id: String::new(),
+        }),
+        wait_policy: Some(WaitPolicy {
+            lifecycle_stage: Stage::Completed as i32,
+        }),
+        request: Some(Request {
+            meta: Some(Meta {
+                update_id: update_id.into(),
+                identity: "e2e".into(),
+            }),
+            input: Some(Input {
+                name: name.into(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+/// Awaits `future` for at most [`WAIT`], panicking with `what` on timeout.
+async fn within<T>(what: &str, future: impl Future<Output = T>) -> T {
+    tokio::time::timeout(WAIT, future)
+        .await
+        .unwrap_or_else(|_| panic!("{what}: no answer within {WAIT:?}"))
 }

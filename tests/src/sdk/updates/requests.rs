@@ -4,31 +4,6 @@
 use super::*;
 use crate::DevServer;
 
-fn raw_update(workflow_id: &str, update_id: &str, name: &str) -> UpdateWorkflowExecutionRequest {
-    UpdateWorkflowExecutionRequest {
-        namespace: NAMESPACE.into(),
-        workflow_execution: Some(WorkflowExecution {
-            workflow_id: workflow_id.into(),
-            run_id: String::new(),
-        }),
-        wait_policy: Some(WaitPolicy {
-            lifecycle_stage: Stage::Completed as i32,
-        }),
-        request: Some(Request {
-            meta: Some(Meta {
-                update_id: update_id.into(),
-                identity: "e2e".into(),
-            }),
-            input: Some(Input {
-                name: name.into(),
-                ..Default::default()
-            }),
-            ..Default::default()
-        }),
-        ..Default::default()
-    }
-}
-
 /// Bad update requests get the status Temporal gives them and store nothing: an unknown
 /// workflow, another chain's `first_execution_run_id` and an unknown update id (polling) are
 /// NotFound, an empty update name, no update
@@ -255,12 +230,6 @@ async fn poll_completed(connection: &Connection, workflow_id: &str, update_id: &
         }
         other => panic!("update {update_id}: {other:?} (stage {})", response.stage),
     }
-}
-
-async fn within<T>(what: &str, future: impl Future<Output = T>) -> T {
-    tokio::time::timeout(WAIT, future)
-        .await
-        .unwrap_or_else(|_| panic!("{what}: no answer within {WAIT:?}"))
 }
 
 fn json_payload(data: Vec<u8>) -> Payload {
