@@ -69,6 +69,10 @@ pub struct TaskClaims {
     /// The query id, for query tasks; empty otherwise.
     #[prost(string, tag = "8")]
     pub query_id: String,
+    /// Tells apart workflow tasks that share event ids and attempt: a dropped speculative task
+    /// and the one after it (0 for every other task).
+    #[prost(int64, tag = "9")]
+    pub generation: i64,
 }
 
 /// The kind of task a token was issued for.
@@ -429,6 +433,7 @@ mod tests {
                         started_event_id: started,
                         attempt,
                         query_id: query,
+                        generation: scheduled.wrapping_mul(31),
                     }
                 },
             )

@@ -210,3 +210,62 @@ mod search_attributes {
         );
     }
 }
+
+/// The update scenarios (`lockstep_tests::sdk::updates`) on both servers, and the
+/// deterministic ones compared event type by event type.
+macro_rules! update_scenarios {
+    (both: $($name:ident),* ; differential: $($same:ident),* $(,)?) => {
+        mod updates {
+            use lockstep_tests::sdk::{event_types, updates};
+
+            $(
+                mod $name {
+                    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                    async fn temporal() {
+                        let (_server, target) = super::super::temporal();
+                        super::updates::$name(&target).await;
+                    }
+
+                    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                    async fn lockstep() {
+                        let (_server, target) = super::super::lockstep();
+                        super::updates::$name(&target).await;
+                    }
+                }
+            )*
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn survive_server_crashes() {
+                let mut server = lockstep_tests::DevServer::start();
+                updates::updates_survive_server_crashes(&mut server).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn raw_worker_protocol() {
+                let server = lockstep_tests::DevServer::start();
+                updates::raw_worker_update_protocol(&server).await;
+            }
+
+            mod differential {
+                $(
+                    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                    async fn $same() {
+                        let (_temporal, temporal) = super::super::temporal();
+                        let (_lockstep, lockstep) = super::super::lockstep();
+                        let expected =
+                            super::event_types(&super::updates::$same(&temporal).await.history);
+                        let actual =
+                            super::event_types(&super::updates::$same(&lockstep).await.history);
+                        assert_eq!(actual, expected, "Lockstep's history differs from Temporal's");
+                    }
+                )*
+            }
+        }
+    };
+}
+
+update_scenarios!(
+    both: update_accepted, update_rejected, update_same_id_twice, update_with_start,
+        update_bad_requests;
+    differential: update_accepted, update_rejected, update_same_id_twice, update_with_start,
+);

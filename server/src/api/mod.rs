@@ -5,6 +5,7 @@
 //! - `operator`: the OperatorService search attribute methods, and GetSearchAttributes.
 //! - `system`: GetSystemInfo.
 //! - `workflows`: starting, signalling, reading workflows; polling and answering tasks.
+//! - `updates`: workflow updates and update-with-start (ExecuteMultiOperation).
 //! - `payload_policy`: refuses cleartext payloads in `encrypted-only` namespaces.
 //! - `status`: the one mapping from domain errors to gRPC status codes.
 //! - `compression`: which responses are worth gzip.
@@ -15,6 +16,7 @@ mod operator;
 mod payload_policy;
 mod status;
 mod system;
+mod updates;
 mod workflows;
 
 use std::sync::Arc;
@@ -331,6 +333,33 @@ impl WorkflowService for WorkflowApi {
             .executions
             .reset_sticky_task_queue(&request.into_inner())?;
         Ok(reply(ResetStickyTaskQueueResponse::default()))
+    }
+
+    async fn update_workflow_execution(
+        &self,
+        request: Request<UpdateWorkflowExecutionRequest>,
+    ) -> Result<Response<UpdateWorkflowExecutionResponse>, Status> {
+        updates::update(&self.state, request.into_inner())
+            .await
+            .map(Response::new)
+    }
+
+    async fn poll_workflow_execution_update(
+        &self,
+        request: Request<PollWorkflowExecutionUpdateRequest>,
+    ) -> Result<Response<PollWorkflowExecutionUpdateResponse>, Status> {
+        updates::poll(&self.state, request.into_inner())
+            .await
+            .map(Response::new)
+    }
+
+    async fn execute_multi_operation(
+        &self,
+        request: Request<ExecuteMultiOperationRequest>,
+    ) -> Result<Response<ExecuteMultiOperationResponse>, Status> {
+        updates::execute_multi_operation(&self.state, request.into_inner())
+            .await
+            .map(Response::new)
     }
 
     async fn shutdown_worker(

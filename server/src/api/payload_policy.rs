@@ -5,10 +5,13 @@
 
 use std::sync::Arc;
 
+use prost::Message as _;
 use temporalio_protos::temporal::api::{
     command::v1::command::Attributes,
     common::v1::{Memo, Payload, Payloads},
     failure::v1::{Failure, failure::FailureInfo},
+    protocol::v1::Message,
+    update::v1::{Rejection, Response, outcome},
     workflowservice::v1::{
         RespondWorkflowTaskCompletedRequest, SignalWithStartWorkflowExecutionRequest,
         SignalWorkflowExecutionRequest, StartWorkflowExecutionRequest,
@@ -135,8 +138,32 @@ impl PayloadGuard {
         for answer in request.query_results.values() {
             payloads(answer.answer.as_ref(), "query result")?;
         }
-        Ok(())
+        request.messages.iter().try_for_each(update_answer)
     }
+}
+
+/// The payloads of a worker's update Response or Rejection (undecodable bodies are the
+/// engine's to refuse).
+fn update_answer(message: &Message) -> Result<(), Status> {
+    let Some(body) = &message.body else {
+        return Ok(());
+    };
+    if body.type_url.ends_with("/temporal.api.update.v1.Response") {
+        let outcome = Response::decode(body.value.as_slice())
+            .ok()
+            .and_then(|r| r.outcome)
+            .and_then(|o| o.value);
+        match outcome {
+            Some(outcome::Value::Success(result)) => payloads(Some(&result), "update result")?,
+            Some(outcome::Value::Failure(f)) => failure(Some(&f))?,
+            None => {}
+        }
+    } else if body.type_url.ends_with("/temporal.api.update.v1.Rejection")
+        && let Ok(rejection) = Rejection::decode(body.value.as_slice())
+    {
+        failure(rejection.failure.as_ref())?;
+    }
+    Ok(())
 }
 
 fn payload(value: &Payload, what: &str) -> Result<(), Status> {

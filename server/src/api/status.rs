@@ -48,6 +48,8 @@ impl From<EngineError> for Status {
             EngineError::WorkflowClosed => {
                 Status::not_found("workflow execution already completed")
             }
+            EngineError::ResourceExhausted(message) => Status::resource_exhausted(message),
+            EngineError::FailedPrecondition(message) => Status::failed_precondition(message),
         }
     }
 }

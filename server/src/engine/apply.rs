@@ -7,13 +7,9 @@ use std::collections::BTreeMap;
 
 use prost::Message;
 use temporalio_protos::temporal::api::{
-    enums::v1::{TaskQueueKind, WorkflowExecutionStatus, WorkflowTaskFailedCause},
+    enums::v1::{WorkflowExecutionStatus, WorkflowTaskFailedCause},
     failure::v1::{Failure, ServerFailureInfo, failure::FailureInfo},
-    history::v1::{
-        HistoryEvent, WorkflowTaskFailedEventAttributes, WorkflowTaskScheduledEventAttributes,
-        history_event::Attributes,
-    },
-    taskqueue::v1::TaskQueue,
+    history::v1::{HistoryEvent, WorkflowTaskFailedEventAttributes, history_event::Attributes},
 };
 
 use super::{
@@ -23,7 +19,8 @@ use super::{
         activity_final_scheduled_id, child_close_initiated_id, event_type, set_activity_started_id,
         set_child_started_id,
     },
-    time::{duration, timestamp},
+    time::timestamp,
+    update, workflow_task,
 };
 
 /// Identity the server records on events it writes on its own behalf.
@@ -63,8 +60,10 @@ pub(crate) struct Apply<'a> {
 }
 
 impl Apply<'_> {
-    /// Appends an event now, with the next id; returns that id.
+    /// Appends an event now, with the next id; returns that id. A speculative workflow task
+    /// turns real first, so its events keep the ids the worker was given.
     pub(crate) fn append(&mut self, attributes: Attributes) -> i64 {
+        self.materialize_speculative();
         let event = self.event(attributes);
         self.push_numbered(event)
     }
@@ -72,6 +71,7 @@ impl Apply<'_> {
     /// Appends an event, or buffers it when a workflow task is started (it then gets its id
     /// when the task's outcome is written).
     pub(crate) fn record(&mut self, attributes: Attributes) {
+        self.materialize_speculative();
         if self.state.task_started() {
             let event = self.event(attributes);
             self.state.buffered_events.push(event);
@@ -120,16 +120,10 @@ impl Apply<'_> {
             return task.scheduled_event_id;
         }
         let task_queue = self.state.task_queue.clone();
-        let scheduled_event_id = self.append(Attributes::WorkflowTaskScheduledEventAttributes(
-            WorkflowTaskScheduledEventAttributes {
-                task_queue: Some(TaskQueue {
-                    name: task_queue.clone(),
-                    kind: TaskQueueKind::Normal as i32,
-                    normal_name: String::new(),
-                }),
-                start_to_close_timeout: Some(duration(self.state.workflow_task_timeout_ms)),
-                attempt,
-            },
+        let scheduled_event_id = self.append(workflow_task::scheduled_attributes(
+            self.state,
+            &task_queue,
+            attempt,
         ));
         self.state.workflow_task = Some(WorkflowTaskInfo {
             scheduled_event_id,
@@ -139,6 +133,9 @@ impl Apply<'_> {
             scheduled_time: Some(timestamp(self.now)),
             started_time: None,
             request_id: String::new(),
+            speculative: false,
+            started_identity: String::new(),
+            generation: 0,
         });
         self.effect(Effect::WorkflowTask {
             task_queue,
@@ -164,7 +161,8 @@ impl Apply<'_> {
     }
 
     /// Writes the closing event and closes the run: pending work is abandoned, and every effect
-    /// of this transition is replaced by [`Effect::Closed`], the parent close policies of the
+    /// of this transition but update wake-ups is replaced by [`Effect::Closed`], the parent
+    /// close policies of the
     /// open children and, for a child run that did not continue as new, the notification of
     /// its parent (nothing else may follow a close).
     pub(crate) fn close(&mut self, status: WorkflowExecutionStatus, attributes: Attributes) {
@@ -176,7 +174,8 @@ impl Apply<'_> {
         self.state.activities.clear();
         self.state.timers.clear();
         self.state.buffered_events.clear();
-        self.effects.clear();
+        // Updates answered earlier in this transition still wake their waiters.
+        self.effects.retain(|e| matches!(e, Effect::Update(_)));
         self.effects.push(Effect::Closed);
         let children = std::mem::take(&mut self.state.children);
         for child in children.into_values() {
@@ -195,12 +194,41 @@ impl Apply<'_> {
                     close_event,
                 ))));
         }
+        let aborted = update::abort_admitted(self.state);
+        self.effects.extend(aborted);
+    }
+
+    /// Writes the `WorkflowTaskScheduled` (and, once started, `WorkflowTaskStarted`) events of
+    /// a speculative workflow task, which then is an ordinary one. Their ids are the ones the
+    /// task was created with: nothing is appended while a task is speculative.
+    pub(crate) fn materialize_speculative(&mut self) {
+        let Some(task) = self.state.workflow_task.as_mut().filter(|t| t.speculative) else {
+            return;
+        };
+        task.speculative = false;
+        let task = task.clone();
+        let (scheduled, started) = update::speculative_events(self.state, &task);
+        debug_assert_eq!(scheduled.event_id, self.state.next_event_id);
+        self.push_numbered(scheduled);
+        if let Some(started) = started {
+            self.push_numbered(started);
+        }
     }
 
     /// Closes the run from outside a workflow task (timeout, terminate): a started workflow
     /// task is failed first (FORCE_CLOSE_COMMAND) and buffered events are flushed, so the
     /// history keeps its Scheduled → Started → Failed shape.
     pub(crate) fn force_close(&mut self, status: WorkflowExecutionStatus, attributes: Attributes) {
+        // A speculative task nobody picked up yet never reaches history (Temporal drops it).
+        if self
+            .state
+            .workflow_task
+            .as_ref()
+            .is_some_and(|task| task.speculative && !task.is_started())
+        {
+            self.state.workflow_task = None;
+        }
+        self.materialize_speculative();
         if let Some(task) = self.state.workflow_task.clone()
             && task.is_started()
         {

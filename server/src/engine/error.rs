@@ -27,6 +27,14 @@ pub enum EngineError {
     /// The run is closed; nothing can be added to it.
     #[error("workflow execution already completed")]
     WorkflowClosed,
+    /// A per-run limit is reached for now (in-flight updates). The API answers
+    /// ResourceExhausted, which clients retry.
+    #[error("{0}")]
+    ResourceExhausted(String),
+    /// The run cannot take this request in its current state (total updates). The API
+    /// answers FailedPrecondition; not retryable.
+    #[error("{0}")]
+    FailedPrecondition(String),
 }
 
 impl EngineError {

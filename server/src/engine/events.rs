@@ -52,6 +52,10 @@ pub(crate) fn event_type(attributes: &Attributes) -> EventType {
         A::ChildWorkflowExecutionTerminatedEventAttributes(_) => {
             E::ChildWorkflowExecutionTerminated
         }
+        A::WorkflowExecutionUpdateAcceptedEventAttributes(_) => E::WorkflowExecutionUpdateAccepted,
+        A::WorkflowExecutionUpdateCompletedEventAttributes(_) => {
+            E::WorkflowExecutionUpdateCompleted
+        }
         _ => E::Unspecified,
     }
 }

@@ -22,6 +22,8 @@
 //! - `rebuild.rs` + `reset.rs`: a run's state rebuilt from its history; ResetWorkflowExecution
 //!   (the one transition whose input is a history: the base run's, read by the caller).
 //! - `time.rs`: millisecond ↔ protobuf time conversions.
+//! - `update/`: workflow updates (admission, delivery as protocol messages, the worker's
+//!   answers, speculative workflow tasks).
 //!
 //! # Contract
 //! - An `Err` leaves the state untouched: every entry point runs on a copy that replaces the
@@ -50,6 +52,7 @@ mod start;
 mod state;
 mod time;
 mod timer_task;
+mod update;
 mod workflow_task;
 
 #[cfg(test)]
@@ -76,6 +79,10 @@ pub use signal::signal;
 pub use start::{NewRun, RunLineage, start_run, start_workflow, start_workflow_with_signal};
 pub use state::{ActivityInfo, ChildInfo, MutableState, ParentInfo, WorkflowTaskInfo};
 pub use timer_task::{TimerKind, TimerTask};
+pub use update::{
+    UpdateChange, UpdateInfo, UpdateStatus, admit_update, check_task_generation,
+    check_update_request, speculative_task_events, update_messages, update_status,
+};
 pub use workflow_task::{
     complete_workflow_task, fail_workflow_task, fail_workflow_task_by_server, workflow_task_started,
 };
@@ -139,6 +146,9 @@ pub enum Effect {
     /// Durable outbox: the run closed with this child still open; terminate or cancel it.
     /// Follows [`Effect::Closed`].
     ParentClosePolicy(Box<ParentCloseAction>),
+    /// An update moved on (accepted, completed, rejected, aborted): wake whoever waits for it.
+    /// In-memory only; may follow [`Effect::Closed`].
+    Update(Box<UpdateChange>),
 }
 
 impl Effect {
@@ -150,6 +160,7 @@ impl Effect {
                 | Effect::StartRun(_)
                 | Effect::NotifyParent(_)
                 | Effect::ParentClosePolicy(_)
+                | Effect::Update(_)
         )
     }
 }

@@ -19,6 +19,7 @@ use temporalio_protos::temporal::api::{
 use super::{
     EngineError,
     time::{lenient_ms, ms},
+    update::UpdateInfo,
 };
 
 /// Durable state of one workflow run.
@@ -104,6 +105,16 @@ pub struct MutableState {
     /// The run a reset of this run created; empty if it was never reset.
     #[prost(string, tag = "41")]
     pub(in crate::engine) reset_run_id: String,
+    /// Workflow updates by update id: admitted ones until the workflow answers, accepted and
+    /// completed ones for deduplication and polls (see `update/`).
+    #[prost(btree_map = "string, message", tag = "31")]
+    pub(in crate::engine) updates: BTreeMap<String, UpdateInfo>,
+    /// How many updates were ever admitted to this run (orders deliveries).
+    #[prost(int64, tag = "32")]
+    pub(in crate::engine) updates_admitted: i64,
+    /// How many speculative workflow tasks this run had (their generations).
+    #[prost(int64, tag = "33")]
+    pub(in crate::engine) speculative_tasks: i64,
 }
 
 /// Where a child run's parent is, and which of its events initiated the child.
@@ -198,6 +209,18 @@ pub struct WorkflowTaskInfo {
     /// The poll request id that started it.
     #[prost(string, tag = "7")]
     pub request_id: String,
+    /// A speculative task (created for an update on an idle run): its Scheduled and Started
+    /// events are not in history until it turns real; dropped if the worker only rejects.
+    #[prost(bool, tag = "8")]
+    pub speculative: bool,
+    /// Identity of the worker that started it (a speculative task's Started event is written
+    /// later, if at all).
+    #[prost(string, tag = "9")]
+    pub started_identity: String,
+    /// 0, or for a speculative task its number in the run (1, 2, …): a dropped speculative
+    /// task and its successor share ids and attempt, so tokens carry this to tell them apart.
+    #[prost(int64, tag = "10")]
+    pub generation: i64,
 }
 
 impl WorkflowTaskInfo {

@@ -67,6 +67,7 @@ impl Executions {
             started_event_id: 0,
             attempt: activity.attempt,
             query_id: String::new(),
+            generation: 0,
         };
         Ok(Some(PollActivityTaskQueueResponse {
             task_token: self.tokens.sign(&claims),

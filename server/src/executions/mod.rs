@@ -13,6 +13,8 @@
 //! - `reset`: ResetWorkflowExecution (the terminated run and the new run in one batch) and
 //!   ResetStickyTaskQueue.
 //! - `timers_driver`: durable timers firing into the engine.
+//! - `updates`, `update_with_start`: workflow updates (admission, waiting for a stage,
+//!   update-with-start).
 //! - `outbox`: steps that cross from one run to another (child workflows: start, close
 //!   notification, parent close policies), written as rows in the batch of the run that asks
 //!   and carried out idempotently afterwards, never holding two workflow locks.
@@ -31,6 +33,8 @@ mod reset;
 mod retention;
 mod start;
 mod timers_driver;
+mod update_with_start;
+mod updates;
 mod watchers;
 mod workflow_tasks;
 
@@ -44,6 +48,7 @@ use prost::Message;
 pub use keys::RunKey;
 use locks::StripedLocks;
 use outbox::{Outbox, OutboxItem};
+pub use update_with_start::{MultiOperationError, OperationStatus};
 use watchers::{HistoryWatchers, Progress};
 
 use crate::{
@@ -136,6 +141,7 @@ pub struct Executions {
     queries: queries::PendingQueries,
     namespaces: Arc<Namespaces>,
     outbox: Outbox,
+    update_waiters: updates::UpdateWaiters,
 }
 
 impl Executions {
@@ -155,6 +161,7 @@ impl Executions {
             queries: queries::PendingQueries::new(),
             namespaces,
             outbox: Outbox::new(),
+            update_waiters: updates::UpdateWaiters::new(),
         });
         this.rebuild()?;
         Ok(this)
@@ -394,6 +401,7 @@ impl Executions {
             queued: Vec::new(),
             timers: Vec::new(),
             outbox: Vec::new(),
+            updates: Vec::new(),
             progress: (!transition.events.is_empty()).then(|| Progress {
                 next_event_id: state.next_event_id(),
                 closed: state.is_closed(),
@@ -486,6 +494,7 @@ impl Executions {
                         row,
                     });
                 }
+                Effect::Update(change) => out.updates.push((**change).clone()),
                 Effect::ParentClosePolicy(action) => {
                     let index = i64::try_from(index).unwrap_or(i64::MAX);
                     let row = keys::task(run, outbox::TASK_PARENT_CLOSE, index, 0);
@@ -556,6 +565,9 @@ impl Executions {
         if let Some(progress) = staged.progress {
             self.watchers.publish(&staged.run, progress);
         }
+        for change in &staged.updates {
+            self.publish_update(&staged.run, change);
+        }
     }
 }
 
@@ -565,6 +577,7 @@ struct Staged {
     queued: Vec<(QueueKey, QueuedTask)>,
     timers: Vec<DueTimer>,
     outbox: Vec<OutboxItem>,
+    updates: Vec<engine::UpdateChange>,
     progress: Option<Progress>,
 }
 

@@ -87,8 +87,11 @@ impl Executions {
             started_event_id: info.started_event_id,
             attempt: info.attempt,
             query_id: String::new(),
+            generation: info.generation,
         };
-        let events = self.read_events(&task.run, 1, i64::MAX)?;
+        let mut events = self.read_events(&task.run, 1, i64::MAX)?;
+        // A speculative task's Scheduled/Started are not in history yet (see engine::update).
+        events.extend(engine::speculative_task_events(&state));
         Ok(Some(PollWorkflowTaskQueueResponse {
             task_token: self.tokens.sign(&claims),
             workflow_execution: Some(WorkflowExecution {
@@ -109,6 +112,7 @@ impl Executions {
             }),
             scheduled_time: info.scheduled_time,
             started_time: info.started_time,
+            messages: engine::update_messages(&state),
             ..Default::default()
         }))
     }
@@ -172,6 +176,7 @@ impl Executions {
         );
         let outcome = self
             .mutate(&run, WriteBatch::default(), |state, now| {
+                engine::check_task_generation(state, claims.generation)?;
                 // A stale token is NotFound before its commands are looked at.
                 state.started_task(
                     claims.scheduled_event_id,
@@ -190,10 +195,19 @@ impl Executions {
                     &new_run_id,
                     now,
                 )
-                .map(|t| (t, ()))
+                .map(|t| {
+                    // Only a dropped speculative task completes without writing anything.
+                    let dropped = t.events.is_empty();
+                    (t, dropped)
+                })
             })
             .await;
         match outcome {
+            // The SDK rolls its history back to the last real task (Temporal's contract).
+            Ok((state, true)) => Ok(RespondWorkflowTaskCompletedResponse {
+                reset_history_event_id: state.previous_started_event_id(),
+                ..Default::default()
+            }),
             Ok(_) => Ok(RespondWorkflowTaskCompletedResponse::default()),
             Err(ExecutionError::Engine(EngineError::CommandRejected { cause, message })) => {
                 tracing::info!(workflow_id = %run.workflow_id, %message, "workflow task commands rejected");
@@ -219,6 +233,7 @@ impl Executions {
     ) -> Result<(), ExecutionError> {
         let (run, claims) = self.workflow_claims(&request.task_token, &request.namespace)?;
         self.mutate(&run, WriteBatch::default(), |state, now| {
+            engine::check_task_generation(state, claims.generation)?;
             engine::fail_workflow_task(
                 state,
                 claims.scheduled_event_id,

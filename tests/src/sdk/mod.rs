@@ -9,6 +9,7 @@
 pub mod reset;
 pub mod scenarios;
 pub mod search_attributes;
+pub mod updates;
 mod worker_process;
 pub mod workflows;
 

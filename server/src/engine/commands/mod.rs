@@ -24,7 +24,7 @@ use temporalio_protos::temporal::api::{
     enums::v1::{CommandType, WorkflowTaskFailedCause as Cause},
 };
 
-use crate::engine::{EngineError, apply::Apply};
+use crate::engine::{EngineError, apply::Apply, update};
 
 /// What the commands of one completion share and produce.
 pub(crate) struct CommandContext<'r> {
@@ -39,6 +39,8 @@ pub(crate) struct CommandContext<'r> {
     pub(crate) new_task: bool,
     /// A command closed the run.
     pub(crate) closed: bool,
+    /// The completion's update messages, taken by `PROTOCOL_MESSAGE` commands.
+    pub(crate) answers: update::Answers,
 }
 
 impl<'r> CommandContext<'r> {
@@ -49,6 +51,7 @@ impl<'r> CommandContext<'r> {
             new_run_id,
             new_task: false,
             closed: false,
+            answers: update::Answers::default(),
         }
     }
 }
@@ -127,6 +130,9 @@ fn apply_one(
         (T::ModifyWorkflowProperties, Some(C::ModifyWorkflowPropertiesCommandAttributes(a))) => {
             modify_workflow_properties::apply(cx, ctx, a)
         }
+        (T::ProtocolMessage, Some(C::ProtocolMessageCommandAttributes(a))) => {
+            update::protocol_message(cx, ctx, a)
+        }
         (ty, _) if is_supported(ty) => Err(EngineError::rejected(
             bad_cause(ty),
             format!(
@@ -164,6 +170,7 @@ fn is_supported(ty: CommandType) -> bool {
             | T::ModifyWorkflowProperties
             | T::ContinueAsNewWorkflowExecution
             | T::StartChildWorkflowExecution
+            | T::ProtocolMessage
     )
 }
 

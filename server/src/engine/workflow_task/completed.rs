@@ -3,11 +3,14 @@
 //! the workflow has something new to see (buffered events, an activity canceled before it
 //! started) or the worker asked for one (`force_create_new_workflow_task`).
 //!
+//! Update answers (`messages`) are recorded where their `PROTOCOL_MESSAGE` commands stand (see
+//! `update/answer.rs`); a speculative task whose completion carries nothing but rejections is
+//! dropped and writes nothing at all.
+//!
 //! Commands are applied on the transaction's copy of the state: a rejected command leaves the
 //! caller's state untouched and surfaces as [`EngineError::CommandRejected`].
 
 use temporalio_protos::temporal::api::{
-    enums::v1::WorkflowTaskFailedCause,
     history::v1::{WorkflowTaskCompletedEventAttributes, history_event::Attributes},
     workflowservice::v1::RespondWorkflowTaskCompletedRequest,
 };
@@ -16,6 +19,7 @@ use crate::engine::{
     EngineError, MutableState, Transition,
     apply::transact,
     commands::{self, CommandContext},
+    update,
 };
 
 /// Completes the started task identified by the token's ids with the worker's commands.
@@ -30,16 +34,25 @@ pub fn complete_workflow_task(
     now: i64,
 ) -> Result<Transition, EngineError> {
     transact(state, now, |cx| {
-        cx.state
-            .started_task(scheduled_event_id, started_event_id, attempt)?;
-        if !req.messages.is_empty() {
-            return Err(EngineError::rejected(
-                WorkflowTaskFailedCause::BadUpdateWorkflowExecutionMessage,
-                "protocol messages (workflow updates) are not supported by Lockstep yet",
-            ));
-        }
+        let task = cx
+            .state
+            .started_task(scheduled_event_id, started_event_id, attempt)?
+            .clone();
+        let mut answers = update::Answers::parse(&req.messages)?;
         commands::check_sequence(&req.commands)?;
+        answers.apply_rejections(cx)?;
+        if task.speculative
+            && req.commands.is_empty()
+            && !req.force_create_new_workflow_task
+            && answers.only_rejections()
+        {
+            // Only rejections: the speculative task leaves no trace in history.
+            cx.state.workflow_task = None;
+            update::finish_task(cx, false);
+            return Ok(());
+        }
 
+        cx.materialize_speculative();
         cx.state.workflow_task = None;
         #[allow(deprecated)] // Still sent by older SDKs; Temporal records it.
         let binary_checksum = req.binary_checksum.clone();
@@ -58,14 +71,17 @@ pub fn complete_workflow_task(
         cx.state.previous_started_event_id = started_event_id;
 
         let mut ctx = CommandContext::new(completed_event_id, &req.identity, new_run_id);
+        ctx.answers = answers;
         commands::apply_all(cx, &mut ctx, &req.commands)?;
+        ctx.answers.apply_remaining(cx, ctx.closed)?;
         if ctx.closed {
             return Ok(());
         }
         let flushed = cx.flush_buffered();
-        if flushed || ctx.new_task || req.force_create_new_workflow_task {
-            cx.schedule_workflow_task(1);
-        }
+        update::finish_task(
+            cx,
+            flushed || ctx.new_task || req.force_create_new_workflow_task,
+        );
         Ok(())
     })
     .map(|(transition, ())| transition)
@@ -159,17 +175,6 @@ mod tests {
         assert!(matches!(
             complete_workflow_task(&mut state, 2, 3, 1, &completed_req(vec![]), "run-2", T0),
             Err(EngineError::NotFound(_))
-        ));
-    }
-
-    #[test]
-    fn update_messages_are_rejected() {
-        let mut state = task_in_flight();
-        let mut req = completed_req(vec![]);
-        req.messages.push(Default::default());
-        assert!(matches!(
-            complete_workflow_task(&mut state, 2, 3, 1, &req, "run-2", T0),
-            Err(EngineError::CommandRejected { .. })
         ));
     }
 }

@@ -85,6 +85,9 @@ pub fn fail_workflow_task_by_server(
 /// Writes the attempt's outcome (failed or timed out), the buffered events, and schedules the
 /// next attempt.
 pub(crate) fn end_attempt(cx: &mut Apply<'_>, outcome: Attributes, attempt: i32) {
+    // A speculative task that fails or times out is written like any other (Temporal does
+    // the same); its updates stay admitted and go with the next attempt.
+    cx.materialize_speculative();
     cx.state.workflow_task = None;
     cx.append(outcome);
     let next_attempt = if cx.flush_buffered() {

@@ -1,12 +1,10 @@
 //! A worker picked up the pending workflow task: `WorkflowTaskStarted`, and the start-to-close
 //! timer that takes the task back if the worker never answers.
 
-use temporalio_protos::temporal::api::history::v1::{
-    WorkflowTaskStartedEventAttributes, history_event::Attributes,
-};
-
+use super::started_attributes;
 use crate::engine::{
     EngineError, MutableState, TimerKind, TimerTask, Transition, apply::transact, time::timestamp,
+    update,
 };
 
 /// Starts the pending workflow task `scheduled_event_id`/`attempt` for a poller. NotFound if
@@ -20,31 +18,35 @@ pub fn workflow_task_started(
     now: i64,
 ) -> Result<Transition, EngineError> {
     transact(state, now, |cx| {
-        let pending = cx.state.workflow_task.as_ref().filter(|task| {
-            task.scheduled_event_id == scheduled_event_id
+        let now = cx.now;
+        let closed = cx.state.is_closed();
+        let Some(task) = cx.state.workflow_task.as_mut().filter(|task| {
+            !closed
+                && task.scheduled_event_id == scheduled_event_id
                 && task.attempt == attempt
                 && !task.is_started()
-        });
-        if cx.state.is_closed() || pending.is_none() {
+        }) else {
             return Err(EngineError::not_found(format!(
                 "workflow task {scheduled_event_id} attempt {attempt} is not pending"
             )));
+        };
+        task.started_time = Some(timestamp(now));
+        task.request_id = request_id.to_string();
+        task.started_identity = identity.to_string();
+        // A speculative task's events are not written (nothing is, while it is speculative):
+        // Started gets the id after its Scheduled, and is written only if the task turns real.
+        task.started_event_id = if task.speculative {
+            scheduled_event_id.saturating_add(1)
+        } else {
+            cx.state.next_event_id
+        };
+        if !task.speculative {
+            let task = task.clone();
+            let history_size_bytes = cx.state.history_size_bytes;
+            let started_event_id = cx.append(started_attributes(&task, history_size_bytes));
+            debug_assert_eq!(started_event_id, task.started_event_id);
         }
-        let history_size_bytes = cx.state.history_size_bytes;
-        let started_event_id = cx.append(Attributes::WorkflowTaskStartedEventAttributes(
-            WorkflowTaskStartedEventAttributes {
-                scheduled_event_id,
-                identity: identity.to_string(),
-                request_id: request_id.to_string(),
-                history_size_bytes,
-                ..Default::default()
-            },
-        ));
-        if let Some(task) = cx.state.workflow_task.as_mut() {
-            task.started_event_id = started_event_id;
-            task.started_time = Some(timestamp(cx.now));
-            task.request_id = request_id.to_string();
-        }
+        update::mark_sent(cx.state);
         let fire_at = cx.now.saturating_add(cx.state.workflow_task_timeout_ms);
         cx.timer(TimerTask::new(
             TimerKind::WorkflowTaskStartToClose,

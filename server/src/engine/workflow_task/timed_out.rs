@@ -15,9 +15,14 @@ pub(crate) fn on_start_to_close_timeout(cx: &mut Apply<'_>, timer: &TimerTask) {
     let Some(task) = cx.state.workflow_task.clone() else {
         return;
     };
+    // A dropped speculative task's timer may meet a later task with the same ids and
+    // attempt: it is that task's only if it fires at (or after) that task's own deadline.
+    let deadline = crate::engine::time::ms(task.started_time.as_ref())
+        .saturating_add(cx.state.workflow_task_timeout_ms);
     if !task.is_started()
         || task.scheduled_event_id != timer.event_id
         || task.attempt != timer.attempt
+        || timer.fire_at < deadline
     {
         return;
     }

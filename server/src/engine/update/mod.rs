@@ -1,0 +1,93 @@
+//! Workflow updates. A client's UpdateWorkflowExecution is *admitted* into the run's state
+//! (durable, but not in history), delivered to the worker as a protocol message with the next
+//! workflow task, and answered by the worker: an Acceptance writes
+//! `WorkflowExecutionUpdateAccepted`, a Response `WorkflowExecutionUpdateCompleted`, and a
+//! Rejection writes nothing at all.
+//!
+//! An update on a run without a pending workflow task gets a *speculative* task, as in
+//! Temporal: it lives in the state and the task queue, but its `WorkflowTaskScheduled` and
+//! `WorkflowTaskStarted` events are not in history. It turns real — its events are written
+//! with the very ids the worker was given — as soon as anything else is written to the run or
+//! the worker accepts; it is dropped without a trace when the worker only rejects.
+//!
+//! - `admit.rs`: request validation, deduplication by update id, admission, the speculative task.
+//! - `deliver.rs`: the messages of a started task; a speculative task's (unwritten) events.
+//! - `answer.rs`: the worker's Acceptance, Rejection and Response messages on completion.
+//! - `status.rs`: what a client waiting on an update learns; aborting updates when a run closes.
+
+mod admit;
+mod answer;
+mod deliver;
+mod status;
+#[cfg(test)]
+mod tests;
+
+pub use admit::{admit_update, check_task_generation, check_update_request};
+pub(crate) use answer::{Answers, finish_task, protocol_message};
+pub(crate) use deliver::{mark_sent, speculative_events};
+pub use deliver::{speculative_task_events, update_messages};
+pub(crate) use status::abort_admitted;
+pub use status::{UpdateStatus, update_status};
+
+use temporalio_protos::temporal::api::{
+    enums::v1::UpdateWorkflowExecutionLifecycleStage as Stage, failure::v1::Failure,
+    update::v1::Request,
+};
+
+/// How many updates may be admitted or accepted but not completed at once (Temporal's
+/// default); more are refused with ResourceExhausted until some complete.
+pub(crate) const MAX_IN_FLIGHT_UPDATES: usize = 10;
+/// How many distinct updates one run may receive (Temporal's default); the state keeps the
+/// completed ones for deduplication, so this bounds its size.
+pub(crate) const MAX_TOTAL_UPDATES: usize = 2000;
+
+/// One update of a run, as stored in its state.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct UpdateInfo {
+    /// The client-chosen update id (the protocol instance id).
+    #[prost(string, tag = "1")]
+    pub update_id: String,
+    /// Where it is: an `UpdateWorkflowExecutionLifecycleStage` (admitted, accepted, completed).
+    #[prost(int32, tag = "2")]
+    pub stage: i32,
+    /// The request, while admitted; once accepted it lives in the accepted event.
+    #[prost(message, optional, tag = "3")]
+    pub request: Option<Request>,
+    /// Admission order (1, 2, …): deliveries follow it.
+    #[prost(int64, tag = "4")]
+    pub admitted_seq: i64,
+    /// Delivered with the workflow task that is started now.
+    #[prost(bool, tag = "5")]
+    pub sent: bool,
+    /// Id of its `WorkflowExecutionUpdateAccepted` event; 0 before.
+    #[prost(int64, tag = "6")]
+    pub accepted_event_id: i64,
+    /// Id of its `WorkflowExecutionUpdateCompleted` event; 0 before.
+    #[prost(int64, tag = "7")]
+    pub completed_event_id: i64,
+}
+
+impl UpdateInfo {
+    /// The lifecycle stage.
+    pub fn stage(&self) -> Stage {
+        Stage::try_from(self.stage).unwrap_or(Stage::Unspecified)
+    }
+
+    fn is_admitted(&self) -> bool {
+        self.stage() == Stage::Admitted
+    }
+
+    fn in_flight(&self) -> bool {
+        self.stage() != Stage::Completed
+    }
+}
+
+/// An update moved on; whoever waits for it re-reads the run. A rejection is not stored, so
+/// its failure travels here.
+#[derive(Clone, Debug, PartialEq)]
+pub struct UpdateChange {
+    /// The update id.
+    pub update_id: String,
+    /// The worker's (or the server's) rejection, for a rejected update.
+    pub rejection: Option<Failure>,
+}
