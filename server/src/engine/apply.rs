@@ -40,11 +40,15 @@ pub(crate) fn transact<T>(
         effects: Vec::new(),
     };
     let out = f(&mut cx)?;
-    let transition = Transition {
+    let mut transition = Transition {
         events: cx.events,
         effects: cx.effects,
+        unchanged: false,
     };
-    if !transition.is_empty() {
+    if transition.is_empty() {
+        // Comparing costs little next to the write it can save.
+        transition.unchanged = next == *state;
+    } else {
         next.state_transition_count = next.state_transition_count.saturating_add(1);
     }
     *state = next;

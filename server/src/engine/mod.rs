@@ -96,6 +96,9 @@ pub struct Transition {
     pub events: Vec<HistoryEvent>,
     /// What the caller must do once the events and the new state are committed.
     pub effects: Vec<Effect>,
+    /// True when the transition left the state exactly as it was and asks for nothing (a
+    /// stale timer, a duplicate request): there is nothing to write.
+    pub unchanged: bool,
 }
 
 impl Transition {

@@ -136,6 +136,7 @@ pub fn reset_run(
         Transition {
             events,
             effects: transition.effects,
+            unchanged: false,
         },
     ))
 }

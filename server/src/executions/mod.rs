@@ -294,20 +294,39 @@ impl Executions {
 
     /// Applies `change` to the stored state of `run` under its lock and commits the result with
     /// `extra` (rows consumed by this change). Nothing is stored when `change` fails.
+    /// A change that leaves the state as it was writes only `extra`.
     async fn mutate<R>(
         &self,
         run: &RunKey,
         extra: WriteBatch,
         change: impl FnOnce(&mut MutableState, i64) -> Result<(Transition, R), EngineError>,
     ) -> Result<(MutableState, R), ExecutionError> {
+        let (state, result, unwritten) = self.mutate_unless_unchanged(run, extra, change).await?;
+        if let Some(extra) = unwritten.filter(|extra| !extra.is_empty()) {
+            self.committer.commit(extra).await?;
+        }
+        Ok((state, result))
+    }
+
+    /// Like [`Executions::mutate`], but a change that leaves the state as it was writes
+    /// nothing at all and hands `extra` back (unwritten) for the caller to deal with.
+    async fn mutate_unless_unchanged<R>(
+        &self,
+        run: &RunKey,
+        extra: WriteBatch,
+        change: impl FnOnce(&mut MutableState, i64) -> Result<(Transition, R), EngineError>,
+    ) -> Result<(MutableState, R, Option<WriteBatch>), ExecutionError> {
         let _guard = self.locks.lock(&run.namespace, &run.workflow_id).await;
         let mut state = self.load(run)?.ok_or_else(|| {
             ExecutionError::NotFound(format!("{:?} run {:?}", run.workflow_id, run.run_id))
         })?;
         let (transition, extra_result) = change(&mut state, now_ms())?;
+        if transition.unchanged {
+            return Ok((state, extra_result, Some(extra)));
+        }
         self.commit_transition(run, &state, transition, extra, false)
             .await?;
-        Ok((state, extra_result))
+        Ok((state, extra_result, None))
     }
 
     /// Records a dequeued task as started (`started` is the engine transition) and consumes its

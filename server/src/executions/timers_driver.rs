@@ -1,6 +1,7 @@
-//! Fires durable timers into the engine: each due timer is one transition of its run that also
-//! deletes the timer's row, so a timer fires at most once even across crashes (a crash before
-//! the commit leaves the row, and it fires after restart).
+//! Fires durable timers into the engine: each due timer that still applies is one transition of
+//! its run that also deletes the timer's row, so it fires at most once even across crashes (a
+//! crash before the commit leaves the row, and it fires after restart). Timers that no longer
+//! apply write nothing but the deletion of their rows, one write per batch of due timers.
 
 use std::sync::Arc;
 
@@ -17,8 +18,16 @@ pub(super) async fn run(executions: Arc<Executions>) {
         .run(move |batch: Vec<DueTimer>| {
             let this = this.clone();
             async move {
+                let mut stale = WriteBatch::default();
                 for due in batch {
-                    this.fire(due).await;
+                    if let Some(row) = this.fire(due).await {
+                        stale.delete(Keyspace::Timers, row);
+                    }
+                }
+                if !stale.is_empty()
+                    && let Err(err) = this.committer.commit(stale).await
+                {
+                    tracing::warn!(error = %err, "could not delete the rows of stale timers");
                 }
             }
         })
@@ -26,29 +35,34 @@ pub(super) async fn run(executions: Arc<Executions>) {
 }
 
 impl Executions {
-    async fn fire(&self, due: DueTimer) {
+    /// Fires one due timer. A timer that no longer applies (most of them: the task or activity
+    /// it guarded finished in time) changes nothing, so its row is handed back to be deleted
+    /// with the other stale rows of the batch in one write; if that write is lost in a crash,
+    /// the timer just fires again, as stale, after the restart.
+    async fn fire(&self, due: DueTimer) -> Option<Vec<u8>> {
         if due.timer.kind() == TimerKind::Retention {
             if let Err(err) = self.delete_run(&due.run, Some(due.row)).await {
                 tracing::error!(error = %err, workflow_id = %due.run.workflow_id, "retention could not delete the run");
             }
-            return;
+            return None;
         }
         let mut consumed = WriteBatch::default();
         consumed.delete(Keyspace::Timers, due.row.clone());
         let timer = due.timer.clone();
         let outcome = self
-            .mutate(&due.run, consumed, move |state, now| {
+            .mutate_unless_unchanged(&due.run, consumed, move |state, now| {
                 engine::fire_timer(state, &timer, now).map(|t| (t, ()))
             })
             .await;
         match outcome {
-            Ok(_) => {}
+            Ok((_, (), unwritten)) => unwritten.map(|_| due.row),
             Err(ExecutionError::NotFound(_) | ExecutionError::Engine(EngineError::NotFound(_))) => {
-                self.forget_row(Keyspace::Timers, due.row).await;
+                Some(due.row)
             }
             Err(err) => {
                 // The row stays; the timer fires again after a restart.
                 tracing::error!(error = %err, workflow_id = %due.run.workflow_id, "timer could not fire");
+                None
             }
         }
     }
@@ -60,5 +74,143 @@ impl Executions {
         if let Err(err) = self.committer.commit(batch).await {
             tracing::warn!(error = %err, "could not delete a stale index row");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::{sync::Arc, time::Duration};
+
+    use temporalio_protos::temporal::api::{
+        command::v1::{Command, StartTimerCommandAttributes, command::Attributes},
+        common::v1::WorkflowType,
+        enums::v1::CommandType,
+        taskqueue::v1::TaskQueue,
+        workflowservice::v1::{
+            PollWorkflowTaskQueueRequest, RespondWorkflowTaskCompletedRequest,
+            StartWorkflowExecutionRequest,
+        },
+    };
+
+    use crate::{
+        executions::{Executions, RunKey, keys},
+        namespaces::{DEFAULT_NAMESPACE, Namespaces, PayloadPolicy},
+        store::{Committer, Keyspace, RecordingStore, Store, WriteOp},
+        tokens::TokenKey,
+    };
+
+    /// A workflow task completed well within its 1 s start-to-close timeout leaves a timer that
+    /// no longer applies: when it fires, only its row is deleted; the run's state is not written.
+    #[tokio::test]
+    async fn stale_timers_write_only_their_row_deletion() {
+        let store = Arc::new(RecordingStore::default());
+        let committer = Committer::start(store.clone());
+        let namespaces = Arc::new(Namespaces::load(committer.clone()).unwrap());
+        namespaces
+            .ensure(
+                DEFAULT_NAMESPACE,
+                PayloadPolicy::Any,
+                Duration::from_secs(3600),
+            )
+            .await
+            .unwrap();
+        let executions =
+            Executions::open(committer, TokenKey::from_bytes([3; 32]), namespaces).unwrap();
+        let driver = executions.spawn_timer_driver();
+        let queue = Some(TaskQueue {
+            name: "q".into(),
+            ..Default::default()
+        });
+        let started = executions
+            .start_workflow(&StartWorkflowExecutionRequest {
+                namespace: DEFAULT_NAMESPACE.into(),
+                workflow_id: "wf".into(),
+                workflow_type: Some(WorkflowType { name: "t".into() }),
+                task_queue: queue.clone(),
+                request_id: "r".into(),
+                workflow_task_timeout: Some(prost_wkt_types::Duration {
+                    seconds: 1,
+                    nanos: 0,
+                }),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        let task = executions
+            .poll_workflow_task(&PollWorkflowTaskQueueRequest {
+                namespace: DEFAULT_NAMESPACE.into(),
+                task_queue: queue,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        // A long user timer keeps the run open and its state stable.
+        let wait = Command {
+            command_type: CommandType::StartTimer as i32,
+            attributes: Some(Attributes::StartTimerCommandAttributes(
+                StartTimerCommandAttributes {
+                    timer_id: "t".into(),
+                    start_to_fire_timeout: Some(prost_wkt_types::Duration {
+                        seconds: 3600,
+                        nanos: 0,
+                    }),
+                },
+            )),
+            ..Default::default()
+        };
+        executions
+            .complete_workflow_task(&RespondWorkflowTaskCompletedRequest {
+                namespace: DEFAULT_NAMESPACE.into(),
+                task_token: task.task_token,
+                commands: vec![wait],
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        let run = RunKey::new(DEFAULT_NAMESPACE, "wf", &started.run_id);
+        let timers = || {
+            store
+                .scan_prefix(Keyspace::Timers, b"", usize::MAX)
+                .unwrap()
+                .len()
+        };
+        assert_eq!(
+            timers(),
+            2,
+            "the task's start-to-close timeout and the user timer"
+        );
+        store.take_batches();
+
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while timers() > 1 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert_eq!(timers(), 1, "the stale task timer's row is deleted");
+        let written: Vec<WriteOp> = store
+            .take_batches()
+            .iter()
+            .flat_map(|batch| batch.ops().to_vec())
+            .collect();
+        assert_eq!(
+            written.len(),
+            1,
+            "only the row deletion is written: {written:?}"
+        );
+        assert!(matches!(
+            &written[0],
+            WriteOp::Delete {
+                keyspace: Keyspace::Timers,
+                ..
+            }
+        ));
+        assert!(
+            store
+                .get(Keyspace::Executions, &keys::state(&run))
+                .unwrap()
+                .is_some(),
+            "the run is still there"
+        );
+        executions.shutdown();
+        driver.await.unwrap();
     }
 }

@@ -4,7 +4,7 @@
 //! - [`Store`]: the synchronous storage-engine trait every backend implements.
 //! - [`SledStore`] (`sled_store.rs`): the production backend, one sled tree per [`Keyspace`].
 //! - [`MemoryStore`] (`memory.rs`): a `BTreeMap` backend, the model in tests and a fast store
-//!   for unit tests of upper layers.
+//!   for unit tests of upper layers; `recording.rs` wraps it to record every applied batch.
 //! - [`Committer`] (`commit.rs`): group commit — apply a batch, then wait for a flush that
 //!   started after it, sharing one flush among every concurrent caller.
 //! - [`keys`]: order-preserving key encoding (byte order == tuple order).
@@ -38,6 +38,8 @@ mod commit;
 mod frame;
 pub mod keys;
 mod memory;
+#[cfg(test)]
+mod recording;
 mod sled_store;
 
 use std::fmt;
@@ -47,6 +49,8 @@ use std::sync::Arc;
 
 pub use commit::Committer;
 pub use memory::MemoryStore;
+#[cfg(test)]
+pub(crate) use recording::RecordingStore;
 pub use sled_store::SledStore;
 
 /// Reserved key in [`Keyspace::Meta`] holding the on-disk format version (`u32` big-endian).

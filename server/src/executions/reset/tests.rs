@@ -19,15 +19,13 @@ use temporalio_protos::temporal::api::{
     },
 };
 
-use std::sync::Mutex;
-
 use prost::Message;
 
 use crate::{
     engine::{MutableState, RESETTER_IDENTITY},
     executions::{ExecutionError, Executions, RunKey, keys},
     namespaces::Namespaces,
-    store::{Committer, Entry, Keyspace, MemoryStore, Store, StoreError, WriteBatch, WriteOp},
+    store::{Committer, Keyspace, MemoryStore, RecordingStore, Store, WriteOp},
     tokens::TokenKey,
 };
 
@@ -42,47 +40,6 @@ fn executions_over(store: Arc<dyn Store>) -> Arc<Executions> {
     let committer = Committer::start(store);
     let namespaces = Arc::new(Namespaces::load(committer.clone()).unwrap());
     Executions::open(committer, TokenKey::from_bytes([7; 32]), namespaces).unwrap()
-}
-
-/// A memory store that keeps a copy of every batch it applies.
-#[derive(Default)]
-struct Recording {
-    inner: MemoryStore,
-    batches: Mutex<Vec<WriteBatch>>,
-}
-
-impl Store for Recording {
-    fn get(&self, keyspace: Keyspace, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-        self.inner.get(keyspace, key)
-    }
-
-    fn scan_prefix(
-        &self,
-        keyspace: Keyspace,
-        prefix: &[u8],
-        limit: usize,
-    ) -> Result<Vec<Entry>, StoreError> {
-        self.inner.scan_prefix(keyspace, prefix, limit)
-    }
-
-    fn scan_range(
-        &self,
-        keyspace: Keyspace,
-        start: &[u8],
-        end: Option<&[u8]>,
-        limit: usize,
-    ) -> Result<Vec<Entry>, StoreError> {
-        self.inner.scan_range(keyspace, start, end, limit)
-    }
-
-    fn apply(&self, batch: &WriteBatch) -> Result<(), StoreError> {
-        self.batches.lock().unwrap().push(batch.clone());
-        self.inner.apply(batch)
-    }
-
-    fn flush(&self) -> Result<(), StoreError> {
-        self.inner.flush()
-    }
 }
 
 /// A running workflow whose first task is still scheduled (event 2), signalled twice (3, 4).
@@ -341,17 +298,17 @@ async fn reset_sticky_task_queue_needs_a_running_run() {
 
 #[tokio::test]
 async fn the_terminated_run_the_new_run_and_the_pointer_are_one_batch() {
-    let store = Arc::new(Recording::default());
+    let store = Arc::new(RecordingStore::default());
     let executions = executions_over(store.clone());
     let base = started_and_signalled(&executions).await;
-    store.batches.lock().unwrap().clear();
+    store.take_batches();
 
     let new = executions
         .reset_workflow(&reset_request("", 3, "reset-1"))
         .await
         .unwrap()
         .run_id;
-    let batches = std::mem::take(&mut *store.batches.lock().unwrap());
+    let batches = store.take_batches();
     assert_eq!(batches.len(), 1, "a reset applies exactly one batch");
     let put = |keyspace: Keyspace, key: &[u8]| {
         batches[0].ops().iter().find_map(|op| match op {
