@@ -13,6 +13,9 @@
 //! - `start.rs`, `signal.rs`, `cancel.rs`: client-initiated transitions.
 //! - `child.rs`: a parent's side of its child workflows (started, start failed, closed) and
 //!   the outbox records that carry them between runs.
+//! - `external.rs`: signals and cancellation requests to other workflows, across runs.
+//! - `retry_workflow.rs`, `cron.rs`: the next run of a retried or cron chain, started in the
+//!   closing batch with its first workflow task behind a durable backoff timer.
 //! - `workflow_task/`: started, completed, failed (by the worker or the server), timed out.
 //! - `commands/`: one file per workflow command handled on completion.
 //! - `activity/`: started, completed, failed (with `retry.rs`), canceled, heartbeat, timeouts.
@@ -35,11 +38,14 @@ mod apply;
 mod cancel;
 mod child;
 mod commands;
+mod cron;
 mod describe;
 mod error;
 mod events;
+mod external;
 mod fire;
 mod retry;
+mod retry_workflow;
 mod signal;
 mod start;
 mod state;
@@ -61,8 +67,13 @@ pub use child::{
     start_child_failed,
 };
 pub use error::EngineError;
-pub use fire::fire_timer;
+pub use external::{
+    ExternalDelivery, ExternalOutcome, ExternalRequest, ExternalSignal, deliver_external,
+    external_delivery, external_resolved,
+};
+pub use fire::{fire_timer, fire_timer_starting};
 pub use signal::signal;
+pub use retry_workflow::RestartInfo;
 pub use start::{NewRun, RunLineage, start_run, start_workflow, start_workflow_with_signal};
 pub use state::{ActivityInfo, ChildInfo, MutableState, ParentInfo, WorkflowTaskInfo};
 pub use timer_task::{TimerKind, TimerTask};
@@ -121,6 +132,14 @@ pub enum Effect {
     /// outcome on this run ([`child_start`], [`child_started`], [`start_child_failed`]).
     StartChild {
         /// Id of the `StartChildWorkflowExecutionInitiated` event.
+        initiated_event_id: i64,
+    },
+    /// Durable outbox: deliver the signal or cancellation request initiated by this event to
+    /// its target, then record the outcome on this run ([`external_delivery`],
+    /// [`deliver_external`], [`external_resolved`]).
+    External {
+        /// Id of the `SignalExternalWorkflowExecutionInitiated` or
+        /// `RequestCancelExternalWorkflowExecutionInitiated` event.
         initiated_event_id: i64,
     },
     /// Durable outbox: this child run closed; record it on the parent ([`child_closed`]).

@@ -17,7 +17,7 @@ use temporalio_protos::temporal::api::{
 };
 
 use super::{
-    EngineError,
+    EngineError, ExternalRequest, RestartInfo,
     time::{lenient_ms, ms},
 };
 
@@ -97,6 +97,25 @@ pub struct MutableState {
     /// The run this one continued (continue-as-new); empty for a first run.
     #[prost(string, tag = "30")]
     pub(in crate::engine) continued_execution_run_id: String,
+    /// Unresolved signals / cancellation requests to other workflows, by initiated event id.
+    #[prost(btree_map = "int64, message", tag = "31")]
+    pub(in crate::engine) externals: BTreeMap<i64, ExternalRequest>,
+    /// The run's attempt under the workflow retry policy, from 1 (0 in states written before
+    /// workflow retries existed: read as 1).
+    #[prost(int32, tag = "32")]
+    pub(in crate::engine) attempt: i32,
+    /// The workflow retry policy with defaults filled in; `None` = runs are not retried.
+    #[prost(message, optional, tag = "33")]
+    pub(in crate::engine) retry_policy: Option<RetryPolicy>,
+    /// What the next run of a retried or cron chain needs; `None` for other runs.
+    #[prost(message, optional, tag = "34")]
+    pub(in crate::engine) restart: Option<RestartInfo>,
+    /// When the first workflow task is (or was) due: start + first-task backoff, unix ms.
+    #[prost(int64, tag = "35")]
+    pub(in crate::engine) execution_time_ms: i64,
+    /// True while the run waits out its first-task backoff (retry, cron, start delay).
+    #[prost(bool, tag = "36")]
+    pub(in crate::engine) first_task_backoff: bool,
 }
 
 /// Where a child run's parent is, and which of its events initiated the child.

@@ -5,11 +5,13 @@ use temporalio_protos::temporal::api::{
         CancelTimerCommandAttributes, CancelWorkflowExecutionCommandAttributes, Command,
         CompleteWorkflowExecutionCommandAttributes,
         ContinueAsNewWorkflowExecutionCommandAttributes, FailWorkflowExecutionCommandAttributes,
-        RequestCancelActivityTaskCommandAttributes, ScheduleActivityTaskCommandAttributes,
+        RequestCancelActivityTaskCommandAttributes,
+        RequestCancelExternalWorkflowExecutionCommandAttributes,
+        ScheduleActivityTaskCommandAttributes, SignalExternalWorkflowExecutionCommandAttributes,
         StartChildWorkflowExecutionCommandAttributes, StartTimerCommandAttributes,
         command::Attributes as C,
     },
-    common::v1::{ActivityType, Payload, Payloads, WorkflowType},
+    common::v1::{ActivityType, Payload, Payloads, WorkflowExecution, WorkflowType},
     enums::v1::{CommandType, EventType},
     failure::v1::{ApplicationFailureInfo, Failure, failure::FailureInfo},
     taskqueue::v1::TaskQueue,
@@ -247,6 +249,38 @@ pub(crate) fn start_child_cmd(workflow_id: &str) -> Command {
                     name: "ChildWorkflow".into(),
                 }),
                 input: Some(payloads("child-in")),
+                ..Default::default()
+            },
+        ),
+    )
+}
+
+pub(crate) fn signal_external_cmd(workflow_id: &str, namespace: &str, signal_name: &str) -> Command {
+    #[allow(deprecated)]
+    let attributes = SignalExternalWorkflowExecutionCommandAttributes {
+        namespace: namespace.into(),
+        execution: Some(WorkflowExecution {
+            workflow_id: workflow_id.into(),
+            run_id: String::new(),
+        }),
+        signal_name: signal_name.into(),
+        input: Some(payloads("ping-in")),
+        ..Default::default()
+    };
+    command(
+        CommandType::SignalExternalWorkflowExecution,
+        C::SignalExternalWorkflowExecutionCommandAttributes(attributes),
+    )
+}
+
+pub(crate) fn cancel_external_cmd(workflow_id: &str, child_workflow_only: bool) -> Command {
+    command(
+        CommandType::RequestCancelExternalWorkflowExecution,
+        C::RequestCancelExternalWorkflowExecutionCommandAttributes(
+            RequestCancelExternalWorkflowExecutionCommandAttributes {
+                workflow_id: workflow_id.into(),
+                child_workflow_only,
+                reason: "stop".into(),
                 ..Default::default()
             },
         ),

@@ -12,6 +12,10 @@
 //!   batch.
 //! - PARENT_CLOSE (parent run, index): terminate or request cancellation of a child that was
 //!   still open when its parent closed, then delete the row (both steps tolerate repetition).
+//! - EXTERNAL (issuing run, initiated event id): signal or request cancellation of another
+//!   workflow under the target's lock (a signal's request id is derived from the issuing run
+//!   and initiated event, so a retry is deduplicated), then record the outcome on the issuing
+//!   run, deleting the row in that batch.
 
 use std::{sync::Mutex, time::Duration};
 
@@ -28,7 +32,7 @@ use tokio::sync::{mpsc, watch};
 
 use super::{ExecutionError, Executions, RunKey, now_ms, start::check_reuse_policy};
 use crate::{
-    engine::{self, ChildCompletion, EngineError, ParentCloseAction, RunLineage},
+    engine::{self, ChildCompletion, EngineError, ExternalOutcome, ParentCloseAction, RunLineage},
     store::{Keyspace, StoreError, WriteBatch},
 };
 
@@ -36,6 +40,7 @@ use crate::{
 pub(super) const TASK_START_CHILD: u8 = 3;
 pub(super) const TASK_NOTIFY_PARENT: u8 = 4;
 pub(super) const TASK_PARENT_CLOSE: u8 = 5;
+pub(super) const TASK_EXTERNAL: u8 = 6;
 
 /// How long a failed step waits before it is tried again.
 const RETRY_DELAY: Duration = Duration::from_secs(1);
@@ -47,7 +52,7 @@ const IDENTITY: &str = "lockstep-server";
 pub(super) fn is_outbox_kind(kind: u8) -> bool {
     matches!(
         kind,
-        TASK_START_CHILD | TASK_NOTIFY_PARENT | TASK_PARENT_CLOSE
+        TASK_START_CHILD | TASK_NOTIFY_PARENT | TASK_PARENT_CLOSE | TASK_EXTERNAL
     )
 }
 
@@ -70,6 +75,13 @@ pub(crate) enum OutboxItem {
         action: Box<ParentCloseAction>,
         row: Vec<u8>,
     },
+    /// Deliver the signal or cancellation request initiated by `initiated_event_id` of
+    /// `issuer`.
+    External {
+        issuer: RunKey,
+        initiated_event_id: i64,
+        row: Vec<u8>,
+    },
 }
 
 impl OutboxItem {
@@ -85,6 +97,11 @@ impl OutboxItem {
         Ok(match kind {
             TASK_START_CHILD => OutboxItem::StartChild {
                 parent: run,
+                initiated_event_id: id,
+                row,
+            },
+            TASK_EXTERNAL => OutboxItem::External {
+                issuer: run,
                 initiated_event_id: id,
                 row,
             },
@@ -178,6 +195,66 @@ impl Executions {
                 self.notify_parent(completion, row).await
             }
             OutboxItem::ParentClose { action, row } => self.parent_close(action, row).await,
+            OutboxItem::External {
+                issuer,
+                initiated_event_id,
+                row,
+            } => self.external(issuer, *initiated_event_id, row).await,
+        }
+    }
+
+    async fn external(
+        &self,
+        issuer: &RunKey,
+        initiated_event_id: i64,
+        row: &[u8],
+    ) -> Result<(), ExecutionError> {
+        let delivery = self
+            .load(issuer)?
+            .and_then(|state| engine::external_delivery(&state, initiated_event_id));
+        let Some(delivery) = delivery else {
+            self.forget_row(Keyspace::Tasks, row.to_vec()).await;
+            return Ok(());
+        };
+        let outcome = self.deliver_external(&delivery).await?;
+        let mut consumed = WriteBatch::default();
+        consumed.delete(Keyspace::Tasks, row.to_vec());
+        let recorded = self
+            .mutate(issuer, consumed, |state, now| {
+                engine::external_resolved(state, initiated_event_id, outcome, now).map(|t| (t, ()))
+            })
+            .await;
+        self.settle(recorded, row).await
+    }
+
+    /// Applies a delivery to its target under the target's lock (only): the named run, or the
+    /// workflow's current run. A missing or closed target, or one that is not the issuer's
+    /// child when that is required, is `NotFound`.
+    async fn deliver_external(
+        &self,
+        delivery: &engine::ExternalDelivery,
+    ) -> Result<ExternalOutcome, ExecutionError> {
+        if delivery.targets_itself() {
+            return Ok(ExternalOutcome::NotFound);
+        }
+        let target = delivery.target();
+        let run = match self.resolve(delivery.namespace(), &target.workflow_id, &target.run_id) {
+            Ok(run) => run,
+            Err(ExecutionError::NotFound(_)) => return Ok(ExternalOutcome::NotFound),
+            Err(err) => return Err(err),
+        };
+        let delivered = self
+            .mutate(&run, WriteBatch::default(), |state, now| {
+                engine::deliver_external(state, delivery, now).map(|t| (t, ()))
+            })
+            .await;
+        match delivered {
+            Ok(_) => Ok(ExternalOutcome::Delivered),
+            Err(
+                ExecutionError::NotFound(_)
+                | ExecutionError::Engine(EngineError::NotFound(_) | EngineError::WorkflowClosed),
+            ) => Ok(ExternalOutcome::NotFound),
+            Err(err) => Err(err),
         }
     }
 

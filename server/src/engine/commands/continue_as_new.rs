@@ -111,6 +111,7 @@ pub(super) fn apply(
         execution_expiration_ms: state.execution_expiration_ms,
         parent: state.parent.clone(),
         root: state.root.clone(),
+        ..Default::default()
     };
     // The new run must start: refuse the command now rather than fail the commit later.
     start_run(&request, ctx.new_run_id, &lineage, cx.now).map_err(|e| bad(e.to_string()))?;

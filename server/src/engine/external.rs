@@ -1,0 +1,318 @@
+//! Signals and cancellation requests that a run sends to ANOTHER workflow, and the outbox
+//! records that carry them between the two runs (each run changes only under its own lock, in
+//! its own batch).
+//!
+//! 1. `SignalExternalWorkflowExecution` / `RequestCancelExternalWorkflowExecution` (commands/)
+//!    write the Initiated event, remember an [`ExternalRequest`] and ask for
+//!    [`Effect::External`](super::Effect::External) (an outbox row).
+//! 2. The caller's processor reads [`external_delivery`] on the issuing run, applies
+//!    [`deliver_external`] to the target run, then records the outcome on the issuing run with
+//!    [`external_resolved`] (ExternalWorkflowExecutionSignaled / …CancelRequested, or the
+//!    matching Failed event), all carrying `initiated_event_id`.
+//!
+//! Retries are safe: a signal's request id is derived from the issuing run and the initiated
+//! event, so the target's deduplication drops a repeated delivery; a cancellation request is
+//! idempotent by nature; [`external_resolved`] is a no-op once the request is resolved.
+//!
+//! Temporal's rules are kept: a target that is closed fails a signal (not found) but accepts a
+//! cancellation request as done; `child_workflow_only` requires the target's parent to be the
+//! issuing run; a run never signals or cancels its own workflow id (not found).
+
+use temporalio_protos::temporal::api::{
+    common::v1::{Header, Payloads, WorkflowExecution},
+    enums::v1::{
+        CancelExternalWorkflowExecutionFailedCause, SignalExternalWorkflowExecutionFailedCause,
+    },
+    history::v1::{
+        ExternalWorkflowExecutionCancelRequestedEventAttributes,
+        ExternalWorkflowExecutionSignaledEventAttributes,
+        RequestCancelExternalWorkflowExecutionFailedEventAttributes,
+        SignalExternalWorkflowExecutionFailedEventAttributes,
+        WorkflowExecutionCancelRequestedEventAttributes, history_event::Attributes,
+    },
+};
+
+use super::{
+    Effect, EngineError, MutableState, Transition,
+    apply::{Apply, transact},
+    signal::SignalInput,
+};
+
+/// Identity recorded on the target's events.
+const IDENTITY: &str = "lockstep-server";
+
+/// A signal or cancellation request of a run that is not resolved yet (kept in its state by
+/// initiated event id).
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct ExternalRequest {
+    /// Id of the Initiated event.
+    #[prost(int64, tag = "1")]
+    pub initiated_event_id: i64,
+    /// The target's namespace (the issuing run's: other namespaces are refused).
+    #[prost(string, tag = "2")]
+    pub namespace: String,
+    /// The target; an empty run id means its current run.
+    #[prost(message, optional, tag = "3")]
+    pub target: Option<WorkflowExecution>,
+    /// Only a child of the issuing run may be the target.
+    #[prost(bool, tag = "4")]
+    pub child_workflow_only: bool,
+    /// The `WorkflowTaskCompleted` event of the task that issued it.
+    #[prost(int64, tag = "5")]
+    pub workflow_task_completed_event_id: i64,
+    /// The command's (deprecated) control string, echoed on the outcome events.
+    #[prost(string, tag = "6")]
+    pub control: String,
+    /// Set for a signal; `None` for a cancellation request.
+    #[prost(message, optional, tag = "7")]
+    pub signal: Option<ExternalSignal>,
+    /// The cancellation reason.
+    #[prost(string, tag = "8")]
+    pub reason: String,
+}
+
+/// The signal of an [`ExternalRequest`].
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct ExternalSignal {
+    /// Signal name.
+    #[prost(string, tag = "1")]
+    pub name: String,
+    /// Signal input.
+    #[prost(message, optional, tag = "2")]
+    pub input: Option<Payloads>,
+    /// Signal header.
+    #[prost(message, optional, tag = "3")]
+    pub header: Option<Header>,
+}
+
+impl ExternalRequest {
+    fn target(&self) -> WorkflowExecution {
+        self.target.clone().unwrap_or_default()
+    }
+}
+
+/// The namespace of a command's target (empty = the run's own), or why the command is refused:
+/// no workflow id, or another namespace (the outbox acts without the issuing worker's
+/// principal, so it must not reach where that worker has no role).
+pub(crate) fn external_target(
+    cx: &Apply<'_>,
+    namespace: &str,
+    workflow_id: &str,
+) -> Result<String, String> {
+    if workflow_id.is_empty() {
+        return Err("workflow_id is required".into());
+    }
+    if !namespace.is_empty() && namespace != cx.state.namespace {
+        return Err(format!(
+            "namespace {namespace:?}: signalling or cancelling workflows in another namespace is \
+             not supported by Lockstep"
+        ));
+    }
+    Ok(cx.state.namespace.clone())
+}
+
+/// Appends the Initiated event, remembers `request` under its id and asks the outbox to
+/// deliver it.
+pub(crate) fn initiate_external(
+    cx: &mut Apply<'_>,
+    initiated: Attributes,
+    mut request: ExternalRequest,
+) {
+    let initiated_event_id = cx.append(initiated);
+    request.initiated_event_id = initiated_event_id;
+    cx.state.externals.insert(initiated_event_id, request);
+    cx.effect(Effect::External { initiated_event_id });
+}
+
+/// What the processor carries from the issuing run to the target.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ExternalDelivery {
+    /// The issuing run.
+    pub issuer: WorkflowExecution,
+    /// The request.
+    pub request: ExternalRequest,
+    /// The signal's request id: unique per issuing run and initiated event.
+    pub request_id: String,
+}
+
+impl ExternalDelivery {
+    /// The target's namespace.
+    pub fn namespace(&self) -> &str {
+        &self.request.namespace
+    }
+
+    /// The target (an empty run id means its current run).
+    pub fn target(&self) -> WorkflowExecution {
+        self.request.target()
+    }
+
+    /// True when the target is the issuing workflow itself (Temporal refuses it as not found).
+    pub fn targets_itself(&self) -> bool {
+        self.request.target().workflow_id == self.issuer.workflow_id
+    }
+}
+
+/// How an external request ended, as seen by the processor.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExternalOutcome {
+    /// The target recorded the signal / the cancellation request (or was already closed, for
+    /// a cancellation).
+    Delivered,
+    /// No such (running) target, or it is not the issuing run's child when that was required.
+    NotFound,
+}
+
+/// The delivery of the request initiated by `initiated_event_id`, if the issuing run is
+/// running and the request is still unresolved.
+pub fn external_delivery(issuer: &MutableState, initiated_event_id: i64) -> Option<ExternalDelivery> {
+    if issuer.is_closed() {
+        return None;
+    }
+    let request = issuer.externals.get(&initiated_event_id)?.clone();
+    Some(ExternalDelivery {
+        issuer: issuer.execution(),
+        request_id: format!("external:{}:{initiated_event_id}", issuer.run_id),
+        request,
+    })
+}
+
+/// Applies a delivery to the target run: `WorkflowExecutionSignaled` (deduplicated by the
+/// derived request id) or `WorkflowExecutionCancelRequested`, each naming the issuing run.
+/// `NotFound` when `child_workflow_only` and the target is not the issuer's child;
+/// `WorkflowClosed` for a signal to a closed run. A cancellation of a closed run is a no-op.
+pub fn deliver_external(
+    target: &mut MutableState,
+    delivery: &ExternalDelivery,
+    now: i64,
+) -> Result<Transition, EngineError> {
+    transact(target, now, |cx| {
+        let request = &delivery.request;
+        if cx.state.is_closed() && request.signal.is_none() {
+            return Ok(());
+        }
+        cx.state.ensure_running()?;
+        let is_child = cx.state.parent.as_ref().is_some_and(|p| {
+            p.workflow_id == delivery.issuer.workflow_id && p.run_id == delivery.issuer.run_id
+        });
+        if request.child_workflow_only && !is_child {
+            return Err(EngineError::not_found(format!(
+                "workflow {:?} is not a child of workflow {:?}",
+                cx.state.workflow_id, delivery.issuer.workflow_id
+            )));
+        }
+        match &request.signal {
+            Some(signal) => deliver_signal(cx, signal, delivery),
+            None => deliver_cancel(cx, delivery),
+        }
+        Ok(())
+    })
+    .map(|(transition, ())| transition)
+}
+
+fn deliver_signal(cx: &mut Apply<'_>, signal: &ExternalSignal, delivery: &ExternalDelivery) {
+    let input = SignalInput {
+        name: &signal.name,
+        input: signal.input.as_ref(),
+        header: signal.header.as_ref(),
+        identity: IDENTITY,
+        request_id: &delivery.request_id,
+        external: Some(&delivery.issuer),
+    };
+    input.deliver(cx);
+}
+
+fn deliver_cancel(cx: &mut Apply<'_>, delivery: &ExternalDelivery) {
+    if cx.state.cancel_requested {
+        return;
+    }
+    cx.state.cancel_requested = true;
+    cx.record(Attributes::WorkflowExecutionCancelRequestedEventAttributes(
+        WorkflowExecutionCancelRequestedEventAttributes {
+            cause: delivery.request.reason.clone(),
+            external_initiated_event_id: delivery.request.initiated_event_id,
+            external_workflow_execution: Some(delivery.issuer.clone()),
+            identity: IDENTITY.to_string(),
+        },
+    ));
+    cx.ensure_workflow_task();
+}
+
+/// Records the outcome of the request initiated by `initiated_event_id` on the issuing run,
+/// and a workflow task. A no-op for a closed run or a request that is already resolved.
+pub fn external_resolved(
+    state: &mut MutableState,
+    initiated_event_id: i64,
+    outcome: ExternalOutcome,
+    now: i64,
+) -> Result<Transition, EngineError> {
+    transact(state, now, |cx| {
+        if cx.state.is_closed() {
+            return Ok(());
+        }
+        let Some(request) = cx.state.externals.remove(&initiated_event_id) else {
+            return Ok(());
+        };
+        cx.record(outcome_event(&request, outcome));
+        cx.ensure_workflow_task();
+        Ok(())
+    })
+    .map(|(transition, ())| transition)
+}
+
+#[allow(deprecated)] // `control` is deprecated but still echoed, as Temporal does.
+fn outcome_event(request: &ExternalRequest, outcome: ExternalOutcome) -> Attributes {
+    let (namespace, workflow_execution) = (request.namespace.clone(), request.target.clone());
+    let (initiated_event_id, control) = (request.initiated_event_id, request.control.clone());
+    let completed_id = request.workflow_task_completed_event_id;
+    match (request.signal.is_some(), outcome) {
+        (true, ExternalOutcome::Delivered) => {
+            Attributes::ExternalWorkflowExecutionSignaledEventAttributes(
+                ExternalWorkflowExecutionSignaledEventAttributes {
+                    initiated_event_id,
+                    namespace,
+                    workflow_execution,
+                    control,
+                    ..Default::default()
+                },
+            )
+        }
+        (true, ExternalOutcome::NotFound) => {
+            Attributes::SignalExternalWorkflowExecutionFailedEventAttributes(
+                SignalExternalWorkflowExecutionFailedEventAttributes {
+                    cause: SignalExternalWorkflowExecutionFailedCause::ExternalWorkflowExecutionNotFound
+                        as i32,
+                    workflow_task_completed_event_id: completed_id,
+                    namespace,
+                    workflow_execution,
+                    initiated_event_id,
+                    control,
+                    ..Default::default()
+                },
+            )
+        }
+        (false, ExternalOutcome::Delivered) => {
+            Attributes::ExternalWorkflowExecutionCancelRequestedEventAttributes(
+                ExternalWorkflowExecutionCancelRequestedEventAttributes {
+                    initiated_event_id,
+                    namespace,
+                    workflow_execution,
+                    ..Default::default()
+                },
+            )
+        }
+        (false, ExternalOutcome::NotFound) => {
+            Attributes::RequestCancelExternalWorkflowExecutionFailedEventAttributes(
+                RequestCancelExternalWorkflowExecutionFailedEventAttributes {
+                    cause: CancelExternalWorkflowExecutionFailedCause::ExternalWorkflowExecutionNotFound
+                        as i32,
+                    workflow_task_completed_event_id: completed_id,
+                    namespace,
+                    workflow_execution,
+                    initiated_event_id,
+                    control,
+                    ..Default::default()
+                },
+            )
+        }
+    }
+}
