@@ -316,3 +316,169 @@ fn outcome_event(request: &ExternalRequest, outcome: ExternalOutcome) -> Attribu
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use temporalio_protos::temporal::api::{
+        enums::v1::{EventType, WorkflowExecutionStatus},
+        history::v1::history_event::Attributes as A,
+    };
+
+    use super::*;
+    use crate::engine::{
+        ParentInfo, RunLineage, complete_workflow_task, start_run, test_support::*,
+    };
+
+    /// A running issuer whose first task sent `cmd` (initiated event 5); no task pending.
+    fn issuer_with(cmd: temporalio_protos::temporal::api::command::v1::Command) -> MutableState {
+        let mut state = task_in_flight();
+        complete_workflow_task(&mut state, 2, 3, 1, &completed_req(vec![cmd]), "r", T0).unwrap();
+        state
+    }
+
+    /// A running target "target" (its first task scheduled), optionally a child of run-1.
+    fn target(child_of_issuer: bool) -> MutableState {
+        let mut req = start_req();
+        req.workflow_id = "target".into();
+        let lineage = RunLineage {
+            parent: child_of_issuer.then(|| ParentInfo {
+                namespace: "default".into(),
+                workflow_id: WORKFLOW_ID.into(),
+                run_id: "run-1".into(),
+                initiated_event_id: 5,
+            }),
+            ..Default::default()
+        };
+        start_run(&req, "target-run", &lineage, T0).unwrap().0
+    }
+
+    #[test]
+    fn a_signal_reaches_the_target_once_and_resolves_the_issuer() {
+        let mut issuer = issuer_with(signal_external_cmd("target", "", "ping"));
+        let delivery = external_delivery(&issuer, 5).unwrap();
+        let mut target = target(false);
+        let t = deliver_external(&mut target, &delivery, T0).unwrap();
+        assert_eq!(types(&t), [EventType::WorkflowExecutionSignaled]);
+        let Some(A::WorkflowExecutionSignaledEventAttributes(s)) = &t.events[0].attributes else {
+            panic!()
+        };
+        assert_eq!((s.signal_name.as_str(), s.request_id.as_str()), ("ping", "external:run-1:5"));
+        assert_eq!(s.input, Some(payloads("ping-in")));
+        assert_eq!(s.external_workflow_execution, Some(issuer.execution()));
+        // The step runs again (a crash before the issuer recorded it): nothing new.
+        assert!(deliver_external(&mut target, &delivery, T0).unwrap().is_empty());
+
+        let t = external_resolved(&mut issuer, 5, ExternalOutcome::Delivered, T0).unwrap();
+        assert_eq!(
+            types(&t),
+            [EventType::ExternalWorkflowExecutionSignaled, EventType::WorkflowTaskScheduled]
+        );
+        let Some(A::ExternalWorkflowExecutionSignaledEventAttributes(e)) = &t.events[0].attributes
+        else {
+            panic!()
+        };
+        assert_eq!(e.initiated_event_id, 5);
+        assert_eq!(e.workflow_execution.as_ref().unwrap().workflow_id, "target");
+        assert!(external_delivery(&issuer, 5).is_none(), "resolved");
+        assert!(
+            external_resolved(&mut issuer, 5, ExternalOutcome::NotFound, T0)
+                .unwrap()
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn a_signal_to_a_closed_run_fails_with_not_found() {
+        let mut issuer = issuer_with(signal_external_cmd("target", "", "ping"));
+        let delivery = external_delivery(&issuer, 5).unwrap();
+        let mut closed = closed_state();
+        let before = closed.clone();
+        assert!(matches!(
+            deliver_external(&mut closed, &delivery, T0),
+            Err(EngineError::WorkflowClosed)
+        ));
+        assert_eq!(closed, before);
+        let t = external_resolved(&mut issuer, 5, ExternalOutcome::NotFound, T0).unwrap();
+        let Some(A::SignalExternalWorkflowExecutionFailedEventAttributes(f)) = &t.events[0].attributes
+        else {
+            panic!("{:?}", types(&t))
+        };
+        assert_eq!(
+            f.cause(),
+            SignalExternalWorkflowExecutionFailedCause::ExternalWorkflowExecutionNotFound
+        );
+        assert_eq!((f.initiated_event_id, f.workflow_task_completed_event_id), (5, 4));
+    }
+
+    #[test]
+    fn child_workflow_only_cancels_only_the_issuers_child() {
+        let mut issuer = issuer_with(cancel_external_cmd("target", true));
+        let delivery = external_delivery(&issuer, 5).unwrap();
+        let mut stranger = target(false);
+        assert!(matches!(
+            deliver_external(&mut stranger, &delivery, T0),
+            Err(EngineError::NotFound(_))
+        ));
+        let mut child = target(true);
+        let t = deliver_external(&mut child, &delivery, T0).unwrap();
+        assert_eq!(types(&t), [EventType::WorkflowExecutionCancelRequested]);
+        let Some(A::WorkflowExecutionCancelRequestedEventAttributes(c)) = &t.events[0].attributes
+        else {
+            panic!()
+        };
+        assert_eq!(c.cause, "stop");
+        assert_eq!(c.external_initiated_event_id, 5);
+        assert_eq!(c.external_workflow_execution, Some(issuer.execution()));
+        assert!(deliver_external(&mut child, &delivery, T0).unwrap().is_empty());
+
+        let t = external_resolved(&mut issuer, 5, ExternalOutcome::Delivered, T0).unwrap();
+        assert_eq!(
+            types(&t),
+            [
+                EventType::ExternalWorkflowExecutionCancelRequested,
+                EventType::WorkflowTaskScheduled
+            ]
+        );
+    }
+
+    #[test]
+    fn cancelling_a_closed_run_is_done_and_a_closed_issuer_records_nothing() {
+        let issuer = issuer_with(cancel_external_cmd("target", false));
+        let delivery = external_delivery(&issuer, 5).unwrap();
+        let mut closed = closed_state();
+        assert!(deliver_external(&mut closed, &delivery, T0).unwrap().is_empty());
+        assert_eq!(closed.status(), WorkflowExecutionStatus::Completed);
+
+        let mut failed = issuer.clone();
+        let t = external_resolved(&mut failed, 5, ExternalOutcome::NotFound, T0).unwrap();
+        let Some(A::RequestCancelExternalWorkflowExecutionFailedEventAttributes(f)) =
+            &t.events[0].attributes
+        else {
+            panic!("{:?}", types(&t))
+        };
+        assert_eq!(
+            f.cause(),
+            CancelExternalWorkflowExecutionFailedCause::ExternalWorkflowExecutionNotFound
+        );
+
+        let mut gone = issuer;
+        crate::engine::terminate_workflow(&mut gone, &Default::default(), T0).unwrap();
+        assert!(external_delivery(&gone, 5).is_none());
+        assert!(
+            external_resolved(&mut gone, 5, ExternalOutcome::Delivered, T0)
+                .unwrap()
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn an_outcome_while_a_task_runs_is_buffered() {
+        let mut issuer = issuer_with(signal_external_cmd("target", "", "ping"));
+        let (s, st) = run_task(&mut issuer);
+        let t = external_resolved(&mut issuer, 5, ExternalOutcome::Delivered, T0).unwrap();
+        assert!(t.events.is_empty());
+        let t = complete_workflow_task(&mut issuer, s, st, 1, &completed_req(vec![]), "r", T0)
+            .unwrap();
+        assert!(types(&t).contains(&EventType::ExternalWorkflowExecutionSignaled));
+    }
+}

@@ -218,3 +218,295 @@ fn successor(
         lineage,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use temporalio_protos::temporal::api::{
+        common::v1::RetryPolicy,
+        enums::v1::{EventType, WorkflowExecutionStatus},
+        history::v1::{HistoryEvent, history_event::Attributes as A},
+        workflowservice::v1::TerminateWorkflowExecutionRequest,
+    };
+
+    use super::*;
+    use crate::engine::{
+        Effect, ParentInfo, TimerKind, TimerTask, Transition, complete_workflow_task,
+        fire_timer_starting, signal, start_run, terminate_workflow, test_support::*,
+        time::duration, workflow_task_started,
+    };
+
+    fn policy(maximum_attempts: i32) -> RetryPolicy {
+        RetryPolicy {
+            initial_interval: Some(duration(1_000)),
+            maximum_attempts,
+            non_retryable_error_types: vec!["Fatal".into()],
+            ..Default::default()
+        }
+    }
+
+    /// A run of `req` (lineage `lineage`) whose first task is started at `at`.
+    fn running(
+        req: &StartWorkflowExecutionRequest,
+        lineage: &RunLineage,
+        at: i64,
+    ) -> MutableState {
+        let (mut state, t) = start_run(req, "run-1", lineage, at).unwrap();
+        if let Some(Effect::Timer(timer)) = t
+            .effects
+            .iter()
+            .find(|e| matches!(e, Effect::Timer(t) if t.kind() == TimerKind::WorkflowBackoff))
+        {
+            let due = timer.fire_at;
+            fire_timer_starting(&mut state, &timer.clone(), "x", due).unwrap();
+        }
+        let task = state.pending_workflow_task().unwrap().clone();
+        workflow_task_started(&mut state, task.scheduled_event_id, 1, "w", "p", at).unwrap();
+        state
+    }
+
+    fn close_with(state: &mut MutableState, cmd: Command, at: i64) -> Transition {
+        let task = state.pending_workflow_task().unwrap().clone();
+        complete_workflow_task(
+            state,
+            task.scheduled_event_id,
+            task.started_event_id,
+            1,
+            &completed_req(vec![cmd]),
+            "run-2",
+            at,
+        )
+        .unwrap()
+    }
+
+    fn last(t: &Transition) -> &HistoryEvent {
+        t.events.last().unwrap()
+    }
+
+    fn next_run(t: &Transition) -> &NewRun {
+        match &t.effects[..] {
+            [Effect::Closed, Effect::StartRun(next)] => next,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    fn app_fail_cmd(ty: &str) -> Command {
+        let mut cmd = fail_cmd("boom");
+        if let Some(C::FailWorkflowExecutionCommandAttributes(a)) = cmd.attributes.as_mut() {
+            a.failure = Some(app_failure("boom", false));
+            if let Some(FailureInfo::ApplicationFailureInfo(info)) =
+                a.failure.as_mut().and_then(|f| f.failure_info.as_mut())
+            {
+                info.r#type = ty.into();
+            }
+        }
+        cmd
+    }
+
+    use temporalio_protos::temporal::api::command::v1::{Command, command::Attributes as C};
+
+    #[test]
+    fn a_failure_is_retried_in_the_same_batch_after_a_backoff() {
+        let mut req = start_req();
+        req.retry_policy = Some(policy(3));
+        req.input = Some(payloads("wf-in"));
+        let mut state = running(&req, &RunLineage::default(), T0);
+        let t = close_with(&mut state, app_fail_cmd("AppError"), T0 + 10);
+        let Some(A::WorkflowExecutionFailedEventAttributes(f)) = &last(&t).attributes else {
+            panic!("{:?}", types(&t))
+        };
+        assert_eq!(f.retry_state(), RetryState::InProgress);
+        assert_eq!(f.new_execution_run_id, "run-2");
+        assert_eq!(state.status(), WorkflowExecutionStatus::Failed);
+        let next = next_run(&t);
+        assert_eq!(next.lineage.attempt, 2);
+        assert_eq!(next.lineage.backoff_ms, 1_000);
+        assert_eq!(next.request.input, Some(payloads("wf-in")));
+
+        let (mut second, started) =
+            start_run(&next.request, &next.run_id, &next.lineage, T0 + 10).unwrap();
+        assert_eq!(types(&started), [EventType::WorkflowExecutionStarted]);
+        let Some(A::WorkflowExecutionStartedEventAttributes(s)) = &started.events[0].attributes
+        else {
+            panic!()
+        };
+        assert_eq!(s.attempt, 2);
+        assert_eq!(s.initiator(), ContinueAsNewInitiator::Retry);
+        assert_eq!(s.first_workflow_task_backoff, Some(duration(1_000)));
+        assert_eq!(s.first_execution_run_id, "run-1");
+        assert_eq!(s.continued_execution_run_id, "run-1");
+        assert_eq!(s.continued_failure.as_ref().unwrap().message, "boom");
+        let backoff = TimerTask::new(TimerKind::WorkflowBackoff, T0 + 1_010, 0, 0);
+        assert!(started.effects.contains(&Effect::Timer(backoff.clone())));
+        assert!(second.pending_workflow_task().is_none());
+        let info = second.execution_info();
+        assert_eq!(info.status(), WorkflowExecutionStatus::Running);
+        assert_eq!(info.execution_time, Some(crate::engine::time::timestamp(T0 + 1_010)));
+
+        // A signal while it waits is recorded but does not start a task early.
+        let t = signal(&mut second, &signal_req("early", ""), T0 + 500).unwrap();
+        assert_eq!(types(&t), [EventType::WorkflowExecutionSignaled]);
+        let t = fire_timer_starting(&mut second, &backoff, "x", T0 + 1_010).unwrap();
+        assert_eq!(types(&t), [EventType::WorkflowTaskScheduled]);
+        assert!(fire_timer_starting(&mut second, &backoff, "x", T0 + 1_010).unwrap().is_empty());
+    }
+
+    #[test]
+    fn retries_end_as_temporal_says() {
+        let mut req = start_req();
+        req.retry_policy = Some(policy(2));
+        let last_attempt = RunLineage {
+            initiator: ContinueAsNewInitiator::Retry as i32,
+            attempt: 2,
+            ..Default::default()
+        };
+        for (req, lineage, cmd, expected) in [
+            (start_req(), RunLineage::default(), app_fail_cmd("AppError"), RetryState::RetryPolicyNotSet),
+            (req.clone(), RunLineage::default(), app_fail_cmd("Fatal"), RetryState::NonRetryableFailure),
+            (req.clone(), last_attempt, app_fail_cmd("AppError"), RetryState::MaximumAttemptsReached),
+        ] {
+            let mut state = running(&req, &lineage, T0);
+            let t = close_with(&mut state, cmd, T0);
+            let Some(A::WorkflowExecutionFailedEventAttributes(f)) = &last(&t).attributes else {
+                panic!()
+            };
+            assert_eq!(f.retry_state(), expected);
+            assert!(f.new_execution_run_id.is_empty());
+            assert_eq!(t.effects, [Effect::Closed]);
+        }
+        // The backoff would end after the execution deadline.
+        let mut req = req;
+        req.workflow_execution_timeout = Some(duration(500));
+        let mut state = running(&req, &RunLineage::default(), T0);
+        let t = close_with(&mut state, app_fail_cmd("AppError"), T0 + 100);
+        let Some(A::WorkflowExecutionFailedEventAttributes(f)) = &last(&t).attributes else {
+            panic!()
+        };
+        assert_eq!(f.retry_state(), RetryState::Timeout);
+    }
+
+    #[test]
+    fn a_run_timeout_is_retried_but_the_execution_timeout_is_final() {
+        let mut req = start_req();
+        req.retry_policy = Some(policy(0));
+        req.workflow_run_timeout = Some(duration(5_000));
+        let mut state = running(&req, &RunLineage::default(), T0);
+        let timer = TimerTask::new(TimerKind::WorkflowRunTimeout, T0 + 5_000, 0, 0);
+        let t = fire_timer_starting(&mut state, &timer, "run-2", T0 + 5_000).unwrap();
+        let Some(A::WorkflowExecutionTimedOutEventAttributes(o)) = &last(&t).attributes else {
+            panic!("{:?}", types(&t))
+        };
+        assert_eq!((o.retry_state(), o.new_execution_run_id.as_str()), (RetryState::InProgress, "run-2"));
+        let next = next_run(&t);
+        assert_eq!(next.request.workflow_run_timeout, Some(duration(5_000)));
+        assert!(matches!(
+            next.request.continued_failure.as_ref().and_then(|f| f.failure_info.as_ref()),
+            Some(FailureInfo::TimeoutFailureInfo(_))
+        ));
+        // Its run timeout counts from the end of the backoff.
+        let (_, started) = start_run(&next.request, &next.run_id, &next.lineage, T0 + 5_000).unwrap();
+        let run_timer = TimerTask::new(TimerKind::WorkflowRunTimeout, T0 + 5_000 + 1_000 + 5_000, 0, 0);
+        assert!(started.effects.contains(&Effect::Timer(run_timer)));
+
+        let mut state = running(&req, &RunLineage::default(), T0);
+        let timer = TimerTask::new(TimerKind::WorkflowExecutionTimeout, T0 + 5_000, 0, 0);
+        let t = fire_timer_starting(&mut state, &timer, "run-2", T0 + 5_000).unwrap();
+        let Some(A::WorkflowExecutionTimedOutEventAttributes(o)) = &last(&t).attributes else {
+            panic!()
+        };
+        assert_eq!(o.retry_state(), RetryState::Timeout);
+        assert_eq!(t.effects, [Effect::Closed]);
+    }
+
+    #[test]
+    fn a_cron_chain_waits_for_each_slot_and_ends_on_terminate() {
+        let mut req = start_req();
+        req.cron_schedule = "@every 2s".into();
+        let (mut state, t) = start_run(&req, "run-1", &RunLineage::default(), T0 + 300).unwrap();
+        assert_eq!(types(&t), [EventType::WorkflowExecutionStarted]);
+        let Some(A::WorkflowExecutionStartedEventAttributes(s)) = &t.events[0].attributes else {
+            panic!()
+        };
+        assert_eq!(s.first_workflow_task_backoff, Some(duration(2_000)));
+        assert_eq!(s.cron_schedule, "@every 2s");
+        let timer = TimerTask::new(TimerKind::WorkflowBackoff, T0 + 2_300, 0, 0);
+        fire_timer_starting(&mut state, &timer, "x", T0 + 2_300).unwrap();
+        workflow_task_started(&mut state, 2, 1, "w", "p", T0 + 2_300).unwrap();
+        let t = close_with(&mut state, complete_cmd(), T0 + 2_500);
+        let Some(A::WorkflowExecutionCompletedEventAttributes(c)) = &last(&t).attributes else {
+            panic!()
+        };
+        assert_eq!(c.new_execution_run_id, "run-2");
+        let next = next_run(&t);
+        assert_eq!(next.lineage.initiator, ContinueAsNewInitiator::CronSchedule as i32);
+        assert_eq!(next.lineage.attempt, 1);
+        // Scheduled for T0 + 2.3 s: the next slot is T0 + 4 s, 1.5 s away, rounded up to whole
+        // seconds as Temporal does.
+        assert_eq!(next.lineage.backoff_ms, 2_000);
+        assert_eq!(next.request.last_completion_result, Some(payloads("done")));
+
+        let (mut second, _) =
+            start_run(&next.request, &next.run_id, &next.lineage, T0 + 2_500).unwrap();
+        let t = terminate_workflow(&mut second, &TerminateWorkflowExecutionRequest::default(), T0 + 3_000)
+            .unwrap();
+        assert_eq!(t.effects, [Effect::Closed], "terminate ends the chain");
+
+        // A failure without a retry policy goes on with the schedule.
+        let mut state = running(&req, &RunLineage::default(), T0);
+        let t = close_with(&mut state, app_fail_cmd("AppError"), T0 + 10);
+        let Some(A::WorkflowExecutionFailedEventAttributes(f)) = &last(&t).attributes else {
+            panic!()
+        };
+        assert_eq!(f.retry_state(), RetryState::RetryPolicyNotSet);
+        assert_eq!(next_run(&t).lineage.initiator, ContinueAsNewInitiator::CronSchedule as i32);
+    }
+
+    #[test]
+    fn a_retried_child_does_not_tell_its_parent_yet() {
+        let mut req = start_req();
+        req.retry_policy = Some(policy(0));
+        let parent = ParentInfo {
+            namespace: "default".into(),
+            workflow_id: "parent".into(),
+            run_id: "p-run".into(),
+            initiated_event_id: 5,
+        };
+        let lineage = RunLineage {
+            parent: Some(parent.clone()),
+            ..Default::default()
+        };
+        let mut state = running(&req, &lineage, T0);
+        let t = close_with(&mut state, app_fail_cmd("AppError"), T0);
+        assert_eq!(next_run(&t).lineage.parent, Some(parent));
+        let mut state = running(&start_req(), &lineage, T0);
+        let t = close_with(&mut state, app_fail_cmd("AppError"), T0);
+        assert!(matches!(&t.effects[..], [Effect::Closed, Effect::NotifyParent(_)]));
+    }
+
+    #[test]
+    fn bad_policies_and_schedules_are_refused_at_start() {
+        let mut req = start_req();
+        req.retry_policy = Some(RetryPolicy {
+            backoff_coefficient: 0.5,
+            ..Default::default()
+        });
+        assert!(start_run(&req, "r", &RunLineage::default(), T0).is_err());
+        let mut req = start_req();
+        req.retry_policy = Some(RetryPolicy {
+            non_retryable_error_types: vec!["TemporalTimeout:Sometimes".into()],
+            ..Default::default()
+        });
+        assert!(start_run(&req, "r", &RunLineage::default(), T0).is_err());
+        let mut req = start_req();
+        req.cron_schedule = "@every 1m".into();
+        req.workflow_start_delay = Some(duration(1_000));
+        assert!(matches!(
+            start_run(&req, "r", &RunLineage::default(), T0),
+            Err(EngineError::InvalidArgument(m)) if m.contains("workflow_start_delay")
+        ));
+        let mut req = start_req();
+        req.workflow_start_delay = Some(duration(3_000));
+        let (state, t) = start_run(&req, "r", &RunLineage::default(), T0).unwrap();
+        assert_eq!(types(&t), [EventType::WorkflowExecutionStarted]);
+        assert!(state.first_task_backoff);
+    }
+}

@@ -20,6 +20,7 @@
 //! handled by `stage`).
 
 mod activity_tasks;
+mod external;
 pub mod keys;
 mod listing;
 mod locks;

@@ -32,7 +32,7 @@ use tokio::sync::{mpsc, watch};
 
 use super::{ExecutionError, Executions, RunKey, now_ms, start::check_reuse_policy};
 use crate::{
-    engine::{self, ChildCompletion, EngineError, ExternalOutcome, ParentCloseAction, RunLineage},
+    engine::{self, ChildCompletion, EngineError, ParentCloseAction, RunLineage},
     store::{Keyspace, StoreError, WriteBatch},
 };
 
@@ -203,61 +203,6 @@ impl Executions {
         }
     }
 
-    async fn external(
-        &self,
-        issuer: &RunKey,
-        initiated_event_id: i64,
-        row: &[u8],
-    ) -> Result<(), ExecutionError> {
-        let delivery = self
-            .load(issuer)?
-            .and_then(|state| engine::external_delivery(&state, initiated_event_id));
-        let Some(delivery) = delivery else {
-            self.forget_row(Keyspace::Tasks, row.to_vec()).await;
-            return Ok(());
-        };
-        let outcome = self.deliver_external(&delivery).await?;
-        let mut consumed = WriteBatch::default();
-        consumed.delete(Keyspace::Tasks, row.to_vec());
-        let recorded = self
-            .mutate(issuer, consumed, |state, now| {
-                engine::external_resolved(state, initiated_event_id, outcome, now).map(|t| (t, ()))
-            })
-            .await;
-        self.settle(recorded, row).await
-    }
-
-    /// Applies a delivery to its target under the target's lock (only): the named run, or the
-    /// workflow's current run. A missing or closed target, or one that is not the issuer's
-    /// child when that is required, is `NotFound`.
-    async fn deliver_external(
-        &self,
-        delivery: &engine::ExternalDelivery,
-    ) -> Result<ExternalOutcome, ExecutionError> {
-        if delivery.targets_itself() {
-            return Ok(ExternalOutcome::NotFound);
-        }
-        let target = delivery.target();
-        let run = match self.resolve(delivery.namespace(), &target.workflow_id, &target.run_id) {
-            Ok(run) => run,
-            Err(ExecutionError::NotFound(_)) => return Ok(ExternalOutcome::NotFound),
-            Err(err) => return Err(err),
-        };
-        let delivered = self
-            .mutate(&run, WriteBatch::default(), |state, now| {
-                engine::deliver_external(state, delivery, now).map(|t| (t, ()))
-            })
-            .await;
-        match delivered {
-            Ok(_) => Ok(ExternalOutcome::Delivered),
-            Err(
-                ExecutionError::NotFound(_)
-                | ExecutionError::Engine(EngineError::NotFound(_) | EngineError::WorkflowClosed),
-            ) => Ok(ExternalOutcome::NotFound),
-            Err(err) => Err(err),
-        }
-    }
-
     async fn start_child(
         &self,
         parent: &RunKey,
@@ -399,7 +344,7 @@ impl Executions {
     }
 
     /// Finishes a step recorded on a run: a run that is gone or closed just drops the row.
-    async fn settle(
+    pub(super) async fn settle(
         &self,
         recorded: Result<(engine::MutableState, ()), ExecutionError>,
         row: &[u8],
@@ -421,7 +366,7 @@ impl Executions {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use std::{sync::Arc, time::Duration};
 
     use temporalio_protos::temporal::api::{
@@ -444,20 +389,23 @@ mod tests {
         tokens::TokenKey,
     };
 
-    fn open(store: &Arc<MemoryStore>) -> Arc<Executions> {
+    pub(in crate::executions) fn open(store: &Arc<MemoryStore>) -> Arc<Executions> {
         let committer = Committer::start(store.clone());
         let namespaces = Arc::new(Namespaces::load(committer.clone()).unwrap());
         Executions::open(committer, TokenKey::from_bytes([7; 32]), namespaces).unwrap()
     }
 
-    fn execution(workflow_id: &str) -> Option<WorkflowExecution> {
+    pub(in crate::executions) fn execution(workflow_id: &str) -> Option<WorkflowExecution> {
         Some(WorkflowExecution {
             workflow_id: workflow_id.into(),
             run_id: String::new(),
         })
     }
 
-    async fn event_types(executions: &Executions, workflow_id: &str) -> Vec<EventType> {
+    pub(in crate::executions) async fn event_types(
+        executions: &Executions,
+        workflow_id: &str,
+    ) -> Vec<EventType> {
         let history = executions
             .history(&GetWorkflowExecutionHistoryRequest {
                 namespace: "ns".into(),
