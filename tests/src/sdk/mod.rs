@@ -6,6 +6,7 @@
 //! `Send`, so it cannot be `tokio::spawn`ed); the `lockstep-test-worker` binary runs one as a
 //! process that tests can SIGKILL (see [`WorkerProcess`]).
 
+pub mod external;
 pub mod scenarios;
 mod worker_process;
 pub mod workflows;
@@ -135,7 +136,7 @@ pub fn client(connection: &Connection) -> Client {
 
 /// The options of every test worker: all the test workflows and activities on `task_queue`.
 pub fn worker_options(task_queue: &str) -> anyhow::Result<WorkerOptions> {
-    Ok(WorkerOptions::new(task_queue)
+    let mut options = WorkerOptions::new(task_queue)
         .sticky_queue_schedule_to_start_timeout(STICKY_SCHEDULE_TO_START)
         .graceful_shutdown_period(Duration::from_secs(1))
         .register_activities(TestActivities)
@@ -157,7 +158,9 @@ pub fn worker_options(task_queue: &str) -> anyhow::Result<WorkerOptions> {
         .register_workflow::<CancelTimerWorkflow>()?
         .register_workflow::<CancelActivityWorkflow>()?
         .register_workflow::<CollectWorkflow>()?
-        .build())
+        .build();
+    external::register(&mut options)?;
+    Ok(options)
 }
 
 /// Stops a running worker (the SDK's `Worker::shutdown_handle`).
