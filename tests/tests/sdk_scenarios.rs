@@ -158,4 +158,5 @@ same_events!(
     external:
     signal_external_workflows,
     retry_until_success,
+    cron_every_two_seconds,
 );

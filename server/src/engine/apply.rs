@@ -176,6 +176,7 @@ impl Apply<'_> {
         self.state.workflow_task = None;
         self.state.activities.clear();
         self.state.timers.clear();
+        self.state.externals.clear();
         self.state.buffered_events.clear();
         self.effects.clear();
         self.effects.push(Effect::Closed);
