@@ -59,13 +59,28 @@ impl CronSchedule {
     /// The first schedule time strictly after `after` (unix ms), if there is one.
     fn next_after(&self, after: i64) -> Option<i64> {
         match &self.kind {
-            Kind::Every(delay) => Some(after.div_euclid(1_000) * 1_000 + delay),
-            Kind::Fields(cron) => {
-                let at = Timestamp::from_millisecond(after).ok()?.to_zoned(self.zone.clone());
-                let next: Zoned = cron.find_next_occurrence(&at, false).ok()?;
-                Some(next.timestamp().as_millisecond())
-            }
+            Kind::Every(delay) => Some(after.div_euclid(1_000).saturating_mul(1_000).saturating_add(*delay)),
+            Kind::Fields(cron) => self.occurrence(cron, after, false),
         }
+    }
+
+    /// The first schedule time at or after `now` in the sequence that continues from the
+    /// schedule time `previous` (< `now`): what stepping with [`Self::next_after`] reaches, in
+    /// one step (a chain that was late for days must not walk every missed slot).
+    fn first_not_before(&self, previous: i64, now: i64) -> Option<i64> {
+        match &self.kind {
+            Kind::Every(delay) => {
+                let steps = now.saturating_sub(previous).saturating_add(delay - 1) / delay;
+                Some(previous.saturating_add(steps.saturating_mul(*delay)))
+            }
+            Kind::Fields(cron) => self.occurrence(cron, now, true),
+        }
+    }
+
+    fn occurrence(&self, cron: &Cron, from: i64, inclusive: bool) -> Option<i64> {
+        let at = Timestamp::from_millisecond(from).ok()?.to_zoned(self.zone.clone());
+        let next: Zoned = cron.find_next_occurrence(&at, inclusive).ok()?;
+        Some(next.timestamp().as_millisecond())
     }
 
     /// The backoff (ms, whole seconds) from `now` to the next schedule time of a chain whose
@@ -74,11 +89,10 @@ impl CronSchedule {
         let next = if now < scheduled {
             scheduled
         } else {
-            let mut next = self.next_after(scheduled)?;
-            while next < now {
-                next = self.next_after(next)?;
+            match self.next_after(scheduled)? {
+                next if next >= now => next,
+                next => self.first_not_before(next, now)?,
             }
-            next
         };
         let backoff = next.saturating_sub(now).max(0);
         Some(backoff.saturating_add(999) / 1_000 * 1_000)
@@ -177,6 +191,11 @@ mod tests {
         assert_eq!(s.backoff_ms(T0 + 300, T0 + 300), Some(2_000));
         // A run scheduled at T0 that closed at T0 + 4.5 s: the next slot not before now.
         assert_eq!(s.backoff_ms(T0, T0 + 4_500), Some(2_000));
+        // Days late: one step to the first slot not before now (T0 + 86 400 s exactly).
+        assert_eq!(s.backoff_ms(T0, T0 + 86_400_000), Some(0));
+        assert_eq!(s.backoff_ms(T0, T0 + 86_400_001), Some(2_000));
+        let huge = CronSchedule::parse(&format!("@every {}h", i64::MAX / 3_600_000)).unwrap();
+        assert!(huge.backoff_ms(T0, T0).is_some());
         let short = CronSchedule::parse("@every 100ms").unwrap();
         assert_eq!(short.backoff_ms(T0, T0), Some(1_000));
         assert_eq!(go_duration_ms("1h30m"), Some(5_400_000));
@@ -190,6 +209,9 @@ mod tests {
         assert_eq!(hourly.backoff_ms(T0, T0), Some(46 * 60_000 + 40_000));
         let five = CronSchedule::parse("*/15 * * * *").unwrap();
         assert_eq!(five.backoff_ms(T0, T0), Some(60_000 + 40_000));
+        // A minute schedule a year late lands on the next minute at once (…:13:21 → …:14:00).
+        let minutely = CronSchedule::parse("* * * * *").unwrap();
+        assert_eq!(minutely.backoff_ms(T0, T0 + 366 * 86_400_000 + 1_000), Some(39_000));
         let named = CronSchedule::parse("0 9 * JAN-MAR MON-FRI").unwrap();
         assert!(named.backoff_ms(T0, T0).is_some());
         assert!(CronSchedule::parse("@midnight").is_ok());

@@ -504,6 +504,12 @@ mod tests {
             Err(EngineError::InvalidArgument(m)) if m.contains("workflow_start_delay")
         ));
         let mut req = start_req();
+        req.cron_schedule = "0 0 31 2 *".into();
+        assert!(matches!(
+            start_run(&req, "r", &RunLineage::default(), T0),
+            Err(EngineError::InvalidArgument(m)) if m.contains("no time satisfies it")
+        ));
+        let mut req = start_req();
         req.workflow_start_delay = Some(duration(3_000));
         let (state, t) = start_run(&req, "r", &RunLineage::default(), T0).unwrap();
         assert_eq!(types(&t), [EventType::WorkflowExecutionStarted]);

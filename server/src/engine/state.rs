@@ -428,6 +428,12 @@ impl MutableState {
         self.children.get(&initiated_event_id)
     }
 
+    /// When the first workflow task is due (unix ms) while the run waits out its first-task
+    /// backoff (retry, cron, start delay); `None` otherwise.
+    pub fn first_task_due_ms(&self) -> Option<i64> {
+        self.first_task_backoff.then_some(self.execution_time_ms)
+    }
+
     /// The pending workflow task, if any.
     pub fn pending_workflow_task(&self) -> Option<&WorkflowTaskInfo> {
         self.workflow_task.as_ref()

@@ -122,6 +122,10 @@ pub enum ExecutionError {
     /// The server is shutting down.
     #[error("the server is shutting down")]
     ShuttingDown,
+    /// The run cannot answer yet (it waits out its first-task backoff); the message says until
+    /// when.
+    #[error("{0}")]
+    WorkflowNotReady(String),
 }
 
 /// The execution service shared by the API handlers.

@@ -34,8 +34,11 @@ pub(super) fn apply(
         ));
     }
     if !a.cron_schedule.is_empty() {
-        CronSchedule::parse(&a.cron_schedule)
+        let schedule = CronSchedule::parse(&a.cron_schedule)
             .map_err(|problem| bad(format!("invalid cron_schedule: {problem}")))?;
+        if schedule.backoff_ms(cx.now, cx.now).is_none() {
+            return Err(bad("invalid cron_schedule: no time satisfies it".into()));
+        }
     }
     for (value, field) in [
         (&a.workflow_execution_timeout, "workflow_execution_timeout"),
