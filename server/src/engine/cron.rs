@@ -46,8 +46,9 @@ impl CronSchedule {
             }
         }
         let kind = if let Some(every) = spec.strip_prefix("@every") {
-            let ms = go_duration_ms(every.trim())
-                .ok_or_else(|| format!("@every needs a duration such as 90s or 1h30m (got {every:?})"))?;
+            let ms = go_duration_ms(every.trim()).ok_or_else(|| {
+                format!("@every needs a duration such as 90s or 1h30m (got {every:?})")
+            })?;
             // robfig/cron: at least one second, whole seconds.
             Kind::Every((ms.max(1_000) / 1_000) * 1_000)
         } else {
@@ -59,7 +60,12 @@ impl CronSchedule {
     /// The first schedule time strictly after `after` (unix ms), if there is one.
     fn next_after(&self, after: i64) -> Option<i64> {
         match &self.kind {
-            Kind::Every(delay) => Some(after.div_euclid(1_000).saturating_mul(1_000).saturating_add(*delay)),
+            Kind::Every(delay) => Some(
+                after
+                    .div_euclid(1_000)
+                    .saturating_mul(1_000)
+                    .saturating_add(*delay),
+            ),
             Kind::Fields(cron) => self.occurrence(cron, after, false),
         }
     }
@@ -78,7 +84,9 @@ impl CronSchedule {
     }
 
     fn occurrence(&self, cron: &Cron, from: i64, inclusive: bool) -> Option<i64> {
-        let at = Timestamp::from_millisecond(from).ok()?.to_zoned(self.zone.clone());
+        let at = Timestamp::from_millisecond(from)
+            .ok()?
+            .to_zoned(self.zone.clone());
         let next: Zoned = cron.find_next_occurrence(&at, inclusive).ok()?;
         Some(next.timestamp().as_millisecond())
     }
@@ -107,7 +115,14 @@ fn parse_fields(spec: &str) -> Result<Cron, String> {
         spec
     };
     if spec.starts_with('@') {
-        let known = ["@yearly", "@annually", "@monthly", "@weekly", "@daily", "@hourly"];
+        let known = [
+            "@yearly",
+            "@annually",
+            "@monthly",
+            "@weekly",
+            "@daily",
+            "@hourly",
+        ];
         if !known.iter().any(|d| d.eq_ignore_ascii_case(spec)) {
             return Err(format!("unknown descriptor {spec:?}"));
         }
@@ -211,7 +226,10 @@ mod tests {
         assert_eq!(five.backoff_ms(T0, T0), Some(60_000 + 40_000));
         // A minute schedule a year late lands on the next minute at once (…:13:21 → …:14:00).
         let minutely = CronSchedule::parse("* * * * *").unwrap();
-        assert_eq!(minutely.backoff_ms(T0, T0 + 366 * 86_400_000 + 1_000), Some(39_000));
+        assert_eq!(
+            minutely.backoff_ms(T0, T0 + 366 * 86_400_000 + 1_000),
+            Some(39_000)
+        );
         let named = CronSchedule::parse("0 9 * JAN-MAR MON-FRI").unwrap();
         assert!(named.backoff_ms(T0, T0).is_some());
         assert!(CronSchedule::parse("@midnight").is_ok());

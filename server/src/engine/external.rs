@@ -35,6 +35,7 @@ use temporalio_protos::temporal::api::{
 use super::{
     Effect, EngineError, MutableState, Transition,
     apply::{Apply, transact},
+    commands::CommandContext,
     signal::SignalInput,
 };
 
@@ -86,6 +87,25 @@ pub struct ExternalSignal {
 }
 
 impl ExternalRequest {
+    /// The request of a command of the workflow task completed by `ctx`'s event (its signal or
+    /// reason still to set).
+    pub(crate) fn new(
+        namespace: String,
+        target: WorkflowExecution,
+        child_workflow_only: bool,
+        ctx: &CommandContext<'_>,
+        control: &str,
+    ) -> Self {
+        ExternalRequest {
+            namespace,
+            target: Some(target),
+            child_workflow_only,
+            workflow_task_completed_event_id: ctx.completed_event_id,
+            control: control.to_string(),
+            ..Default::default()
+        }
+    }
+
     fn target(&self) -> WorkflowExecution {
         self.target.clone().unwrap_or_default()
     }
@@ -164,7 +184,10 @@ pub enum ExternalOutcome {
 
 /// The delivery of the request initiated by `initiated_event_id`, if the issuing run is
 /// running and the request is still unresolved.
-pub fn external_delivery(issuer: &MutableState, initiated_event_id: i64) -> Option<ExternalDelivery> {
+pub fn external_delivery(
+    issuer: &MutableState,
+    initiated_event_id: i64,
+) -> Option<ExternalDelivery> {
     if issuer.is_closed() {
         return None;
     }
@@ -264,6 +287,20 @@ fn outcome_event(request: &ExternalRequest, outcome: ExternalOutcome) -> Attribu
     let (namespace, workflow_execution) = (request.namespace.clone(), request.target.clone());
     let (initiated_event_id, control) = (request.initiated_event_id, request.control.clone());
     let completed_id = request.workflow_task_completed_event_id;
+    // The two Failed events have the same fields; only their types and cause enums differ.
+    macro_rules! failed {
+        ($attributes:ident, $cause:expr) => {
+            Attributes::$attributes($attributes {
+                cause: $cause as i32,
+                workflow_task_completed_event_id: completed_id,
+                namespace,
+                workflow_execution,
+                initiated_event_id,
+                control,
+                ..Default::default()
+            })
+        };
+    }
     match (request.signal.is_some(), outcome) {
         (true, ExternalOutcome::Delivered) => {
             Attributes::ExternalWorkflowExecutionSignaledEventAttributes(
@@ -276,20 +313,10 @@ fn outcome_event(request: &ExternalRequest, outcome: ExternalOutcome) -> Attribu
                 },
             )
         }
-        (true, ExternalOutcome::NotFound) => {
-            Attributes::SignalExternalWorkflowExecutionFailedEventAttributes(
-                SignalExternalWorkflowExecutionFailedEventAttributes {
-                    cause: SignalExternalWorkflowExecutionFailedCause::ExternalWorkflowExecutionNotFound
-                        as i32,
-                    workflow_task_completed_event_id: completed_id,
-                    namespace,
-                    workflow_execution,
-                    initiated_event_id,
-                    control,
-                    ..Default::default()
-                },
-            )
-        }
+        (true, ExternalOutcome::NotFound) => failed!(
+            SignalExternalWorkflowExecutionFailedEventAttributes,
+            SignalExternalWorkflowExecutionFailedCause::ExternalWorkflowExecutionNotFound
+        ),
         (false, ExternalOutcome::Delivered) => {
             Attributes::ExternalWorkflowExecutionCancelRequestedEventAttributes(
                 ExternalWorkflowExecutionCancelRequestedEventAttributes {
@@ -300,20 +327,10 @@ fn outcome_event(request: &ExternalRequest, outcome: ExternalOutcome) -> Attribu
                 },
             )
         }
-        (false, ExternalOutcome::NotFound) => {
-            Attributes::RequestCancelExternalWorkflowExecutionFailedEventAttributes(
-                RequestCancelExternalWorkflowExecutionFailedEventAttributes {
-                    cause: CancelExternalWorkflowExecutionFailedCause::ExternalWorkflowExecutionNotFound
-                        as i32,
-                    workflow_task_completed_event_id: completed_id,
-                    namespace,
-                    workflow_execution,
-                    initiated_event_id,
-                    control,
-                    ..Default::default()
-                },
-            )
-        }
+        (false, ExternalOutcome::NotFound) => failed!(
+            RequestCancelExternalWorkflowExecutionFailedEventAttributes,
+            CancelExternalWorkflowExecutionFailedCause::ExternalWorkflowExecutionNotFound
+        ),
     }
 }
 
@@ -326,14 +343,12 @@ mod tests {
 
     use super::*;
     use crate::engine::{
-        ParentInfo, RunLineage, complete_workflow_task, start_run, test_support::*,
+        Effect, ParentInfo, RunLineage, complete_workflow_task, start_run, test_support::*,
     };
 
     /// A running issuer whose first task sent `cmd` (initiated event 5); no task pending.
     fn issuer_with(cmd: temporalio_protos::temporal::api::command::v1::Command) -> MutableState {
-        let mut state = task_in_flight();
-        complete_workflow_task(&mut state, 2, 3, 1, &completed_req(vec![cmd]), "r", T0).unwrap();
-        state
+        first_task_completed(vec![cmd]).0
     }
 
     /// A running target "target" (its first task scheduled), optionally a child of run-1.
@@ -353,6 +368,48 @@ mod tests {
     }
 
     #[test]
+    fn both_commands_initiate_and_ask_the_outbox() {
+        let signal = signal_external_cmd("target", "", "ping");
+        let cancel = cancel_external_cmd("child-1", true);
+        for (cmd, initiated) in [
+            (signal, EventType::SignalExternalWorkflowExecutionInitiated),
+            (
+                cancel,
+                EventType::RequestCancelExternalWorkflowExecutionInitiated,
+            ),
+        ] {
+            let (state, t) = first_task_completed(vec![cmd]);
+            assert_eq!(types(&t), [EventType::WorkflowTaskCompleted, initiated]);
+            assert_eq!(
+                t.effects,
+                [Effect::External {
+                    initiated_event_id: 5
+                }]
+            );
+            let delivery = external_delivery(&state, 5).unwrap();
+            assert_eq!(delivery.request_id, "external:run-1:5");
+            assert_eq!(delivery.request.workflow_task_completed_event_id, 4);
+            assert!(!delivery.targets_itself());
+            assert!(external_delivery(&state, 4).is_none());
+            match &t.events[1].attributes {
+                Some(A::SignalExternalWorkflowExecutionInitiatedEventAttributes(a)) => {
+                    assert_eq!(
+                        (a.signal_name.as_str(), a.namespace.as_str()),
+                        ("ping", "default")
+                    );
+                    assert_eq!(delivery.target().workflow_id, "target");
+                }
+                Some(A::RequestCancelExternalWorkflowExecutionInitiatedEventAttributes(a)) => {
+                    assert!(a.child_workflow_only && delivery.request.child_workflow_only);
+                    assert_eq!(a.reason, "stop");
+                    assert!(delivery.request.signal.is_none());
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+    }
+
+    #[test]
     fn a_signal_reaches_the_target_once_and_resolves_the_issuer() {
         let mut issuer = issuer_with(signal_external_cmd("target", "", "ping"));
         let delivery = external_delivery(&issuer, 5).unwrap();
@@ -362,16 +419,26 @@ mod tests {
         let Some(A::WorkflowExecutionSignaledEventAttributes(s)) = &t.events[0].attributes else {
             panic!()
         };
-        assert_eq!((s.signal_name.as_str(), s.request_id.as_str()), ("ping", "external:run-1:5"));
+        assert_eq!(
+            (s.signal_name.as_str(), s.request_id.as_str()),
+            ("ping", "external:run-1:5")
+        );
         assert_eq!(s.input, Some(payloads("ping-in")));
         assert_eq!(s.external_workflow_execution, Some(issuer.execution()));
         // The step runs again (a crash before the issuer recorded it): nothing new.
-        assert!(deliver_external(&mut target, &delivery, T0).unwrap().is_empty());
+        assert!(
+            deliver_external(&mut target, &delivery, T0)
+                .unwrap()
+                .is_empty()
+        );
 
         let t = external_resolved(&mut issuer, 5, ExternalOutcome::Delivered, T0).unwrap();
         assert_eq!(
             types(&t),
-            [EventType::ExternalWorkflowExecutionSignaled, EventType::WorkflowTaskScheduled]
+            [
+                EventType::ExternalWorkflowExecutionSignaled,
+                EventType::WorkflowTaskScheduled
+            ]
         );
         let Some(A::ExternalWorkflowExecutionSignaledEventAttributes(e)) = &t.events[0].attributes
         else {
@@ -399,7 +466,8 @@ mod tests {
         ));
         assert_eq!(closed, before);
         let t = external_resolved(&mut issuer, 5, ExternalOutcome::NotFound, T0).unwrap();
-        let Some(A::SignalExternalWorkflowExecutionFailedEventAttributes(f)) = &t.events[0].attributes
+        let Some(A::SignalExternalWorkflowExecutionFailedEventAttributes(f)) =
+            &t.events[0].attributes
         else {
             panic!("{:?}", types(&t))
         };
@@ -407,7 +475,10 @@ mod tests {
             f.cause(),
             SignalExternalWorkflowExecutionFailedCause::ExternalWorkflowExecutionNotFound
         );
-        assert_eq!((f.initiated_event_id, f.workflow_task_completed_event_id), (5, 4));
+        assert_eq!(
+            (f.initiated_event_id, f.workflow_task_completed_event_id),
+            (5, 4)
+        );
     }
 
     #[test]
@@ -429,7 +500,11 @@ mod tests {
         assert_eq!(c.cause, "stop");
         assert_eq!(c.external_initiated_event_id, 5);
         assert_eq!(c.external_workflow_execution, Some(issuer.execution()));
-        assert!(deliver_external(&mut child, &delivery, T0).unwrap().is_empty());
+        assert!(
+            deliver_external(&mut child, &delivery, T0)
+                .unwrap()
+                .is_empty()
+        );
 
         let t = external_resolved(&mut issuer, 5, ExternalOutcome::Delivered, T0).unwrap();
         assert_eq!(
@@ -446,7 +521,11 @@ mod tests {
         let issuer = issuer_with(cancel_external_cmd("target", false));
         let delivery = external_delivery(&issuer, 5).unwrap();
         let mut closed = closed_state();
-        assert!(deliver_external(&mut closed, &delivery, T0).unwrap().is_empty());
+        assert!(
+            deliver_external(&mut closed, &delivery, T0)
+                .unwrap()
+                .is_empty()
+        );
         assert_eq!(closed.status(), WorkflowExecutionStatus::Completed);
 
         let mut failed = issuer.clone();
@@ -477,8 +556,8 @@ mod tests {
         let (s, st) = run_task(&mut issuer);
         let t = external_resolved(&mut issuer, 5, ExternalOutcome::Delivered, T0).unwrap();
         assert!(t.events.is_empty());
-        let t = complete_workflow_task(&mut issuer, s, st, 1, &completed_req(vec![]), "r", T0)
-            .unwrap();
+        let t =
+            complete_workflow_task(&mut issuer, s, st, 1, &completed_req(vec![]), "r", T0).unwrap();
         assert!(types(&t).contains(&EventType::ExternalWorkflowExecutionSignaled));
     }
 }

@@ -72,8 +72,8 @@ pub use external::{
     external_delivery, external_resolved,
 };
 pub use fire::{fire_timer, fire_timer_starting};
-pub use signal::signal;
 pub use retry_workflow::RestartInfo;
+pub use signal::signal;
 pub use start::{NewRun, RunLineage, start_run, start_workflow, start_workflow_with_signal};
 pub use state::{ActivityInfo, ChildInfo, MutableState, ParentInfo, WorkflowTaskInfo};
 pub use timer_task::{TimerKind, TimerTask};

@@ -77,7 +77,14 @@ pub(crate) fn after_failure(
         .restart
         .as_ref()
         .and_then(|r| r.last_completion_result.clone());
-    let run = successor(state, new_run_id, initiator, backoff, Some(failure.clone()), last)?;
+    let run = successor(
+        state,
+        new_run_id,
+        initiator,
+        backoff,
+        Some(failure.clone()),
+        last,
+    )?;
     Ok((retry_state, Some(run)))
 }
 
@@ -230,9 +237,9 @@ mod tests {
 
     use super::*;
     use crate::engine::{
-        Effect, ParentInfo, TimerKind, TimerTask, Transition, complete_workflow_task,
-        fire_timer_starting, signal, start_run, terminate_workflow, test_support::*,
-        time::duration, workflow_task_started,
+        Effect, TimerKind, TimerTask, Transition, complete_workflow_task, fire_timer_starting,
+        signal, start_run, terminate_workflow, test_support::*, time::duration,
+        workflow_task_started,
     };
 
     fn policy(maximum_attempts: i32) -> RetryPolicy {
@@ -245,11 +252,7 @@ mod tests {
     }
 
     /// A run of `req` (lineage `lineage`) whose first task is started at `at`.
-    fn running(
-        req: &StartWorkflowExecutionRequest,
-        lineage: &RunLineage,
-        at: i64,
-    ) -> MutableState {
+    fn running(req: &StartWorkflowExecutionRequest, lineage: &RunLineage, at: i64) -> MutableState {
         let (mut state, t) = start_run(req, "run-1", lineage, at).unwrap();
         if let Some(Effect::Timer(timer)) = t
             .effects
@@ -340,14 +343,21 @@ mod tests {
         assert!(second.pending_workflow_task().is_none());
         let info = second.execution_info();
         assert_eq!(info.status(), WorkflowExecutionStatus::Running);
-        assert_eq!(info.execution_time, Some(crate::engine::time::timestamp(T0 + 1_010)));
+        assert_eq!(
+            info.execution_time,
+            Some(crate::engine::time::timestamp(T0 + 1_010))
+        );
 
         // A signal while it waits is recorded but does not start a task early.
         let t = signal(&mut second, &signal_req("early", ""), T0 + 500).unwrap();
         assert_eq!(types(&t), [EventType::WorkflowExecutionSignaled]);
         let t = fire_timer_starting(&mut second, &backoff, "x", T0 + 1_010).unwrap();
         assert_eq!(types(&t), [EventType::WorkflowTaskScheduled]);
-        assert!(fire_timer_starting(&mut second, &backoff, "x", T0 + 1_010).unwrap().is_empty());
+        assert!(
+            fire_timer_starting(&mut second, &backoff, "x", T0 + 1_010)
+                .unwrap()
+                .is_empty()
+        );
     }
 
     #[test]
@@ -360,9 +370,24 @@ mod tests {
             ..Default::default()
         };
         for (req, lineage, cmd, expected) in [
-            (start_req(), RunLineage::default(), app_fail_cmd("AppError"), RetryState::RetryPolicyNotSet),
-            (req.clone(), RunLineage::default(), app_fail_cmd("Fatal"), RetryState::NonRetryableFailure),
-            (req.clone(), last_attempt, app_fail_cmd("AppError"), RetryState::MaximumAttemptsReached),
+            (
+                start_req(),
+                RunLineage::default(),
+                app_fail_cmd("AppError"),
+                RetryState::RetryPolicyNotSet,
+            ),
+            (
+                req.clone(),
+                RunLineage::default(),
+                app_fail_cmd("Fatal"),
+                RetryState::NonRetryableFailure,
+            ),
+            (
+                req.clone(),
+                last_attempt,
+                app_fail_cmd("AppError"),
+                RetryState::MaximumAttemptsReached,
+            ),
         ] {
             let mut state = running(&req, &lineage, T0);
             let t = close_with(&mut state, cmd, T0);
@@ -374,7 +399,6 @@ mod tests {
             assert_eq!(t.effects, [Effect::Closed]);
         }
         // The backoff would end after the execution deadline.
-        let mut req = req;
         req.workflow_execution_timeout = Some(duration(500));
         let mut state = running(&req, &RunLineage::default(), T0);
         let t = close_with(&mut state, app_fail_cmd("AppError"), T0 + 100);
@@ -395,16 +419,28 @@ mod tests {
         let Some(A::WorkflowExecutionTimedOutEventAttributes(o)) = &last(&t).attributes else {
             panic!("{:?}", types(&t))
         };
-        assert_eq!((o.retry_state(), o.new_execution_run_id.as_str()), (RetryState::InProgress, "run-2"));
+        assert_eq!(
+            (o.retry_state(), o.new_execution_run_id.as_str()),
+            (RetryState::InProgress, "run-2")
+        );
         let next = next_run(&t);
         assert_eq!(next.request.workflow_run_timeout, Some(duration(5_000)));
         assert!(matches!(
-            next.request.continued_failure.as_ref().and_then(|f| f.failure_info.as_ref()),
+            next.request
+                .continued_failure
+                .as_ref()
+                .and_then(|f| f.failure_info.as_ref()),
             Some(FailureInfo::TimeoutFailureInfo(_))
         ));
         // Its run timeout counts from the end of the backoff.
-        let (_, started) = start_run(&next.request, &next.run_id, &next.lineage, T0 + 5_000).unwrap();
-        let run_timer = TimerTask::new(TimerKind::WorkflowRunTimeout, T0 + 5_000 + 1_000 + 5_000, 0, 0);
+        let (_, started) =
+            start_run(&next.request, &next.run_id, &next.lineage, T0 + 5_000).unwrap();
+        let run_timer = TimerTask::new(
+            TimerKind::WorkflowRunTimeout,
+            T0 + 5_000 + 1_000 + 5_000,
+            0,
+            0,
+        );
         assert!(started.effects.contains(&Effect::Timer(run_timer)));
 
         let mut state = running(&req, &RunLineage::default(), T0);
@@ -437,7 +473,10 @@ mod tests {
         };
         assert_eq!(c.new_execution_run_id, "run-2");
         let next = next_run(&t);
-        assert_eq!(next.lineage.initiator, ContinueAsNewInitiator::CronSchedule as i32);
+        assert_eq!(
+            next.lineage.initiator,
+            ContinueAsNewInitiator::CronSchedule as i32
+        );
         assert_eq!(next.lineage.attempt, 1);
         // Scheduled for T0 + 2.3 s: the next slot is T0 + 4 s, 1.5 s away, rounded up to whole
         // seconds as Temporal does.
@@ -446,8 +485,12 @@ mod tests {
 
         let (mut second, _) =
             start_run(&next.request, &next.run_id, &next.lineage, T0 + 2_500).unwrap();
-        let t = terminate_workflow(&mut second, &TerminateWorkflowExecutionRequest::default(), T0 + 3_000)
-            .unwrap();
+        let t = terminate_workflow(
+            &mut second,
+            &TerminateWorkflowExecutionRequest::default(),
+            T0 + 3_000,
+        )
+        .unwrap();
         assert_eq!(t.effects, [Effect::Closed], "terminate ends the chain");
 
         // A failure without a retry policy goes on with the schedule.
@@ -457,29 +500,26 @@ mod tests {
             panic!()
         };
         assert_eq!(f.retry_state(), RetryState::RetryPolicyNotSet);
-        assert_eq!(next_run(&t).lineage.initiator, ContinueAsNewInitiator::CronSchedule as i32);
+        assert_eq!(
+            next_run(&t).lineage.initiator,
+            ContinueAsNewInitiator::CronSchedule as i32
+        );
     }
 
     #[test]
     fn a_retried_child_does_not_tell_its_parent_yet() {
         let mut req = start_req();
         req.retry_policy = Some(policy(0));
-        let parent = ParentInfo {
-            namespace: "default".into(),
-            workflow_id: "parent".into(),
-            run_id: "p-run".into(),
-            initiated_event_id: 5,
-        };
-        let lineage = RunLineage {
-            parent: Some(parent.clone()),
-            ..Default::default()
-        };
+        let lineage = child_lineage();
         let mut state = running(&req, &lineage, T0);
         let t = close_with(&mut state, app_fail_cmd("AppError"), T0);
-        assert_eq!(next_run(&t).lineage.parent, Some(parent));
+        assert_eq!(next_run(&t).lineage.parent, lineage.parent);
         let mut state = running(&start_req(), &lineage, T0);
         let t = close_with(&mut state, app_fail_cmd("AppError"), T0);
-        assert!(matches!(&t.effects[..], [Effect::Closed, Effect::NotifyParent(_)]));
+        assert!(matches!(
+            &t.effects[..],
+            [Effect::Closed, Effect::NotifyParent(_)]
+        ));
     }
 
     #[test]

@@ -294,7 +294,7 @@ impl RunConfig {
         let retry_policy = req
             .retry_policy
             .as_ref()
-            .map(|policy| workflow_retry_policy(policy))
+            .map(workflow_retry_policy)
             .transpose()?;
         let execution_timeout_ms = duration_ms(
             req.workflow_execution_timeout.as_ref(),

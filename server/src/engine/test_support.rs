@@ -22,8 +22,8 @@ use temporalio_protos::temporal::api::{
 };
 
 use super::{
-    MutableState, Transition, activity_task_started, complete_workflow_task, signal,
-    start_workflow, time::duration, workflow_task_started,
+    MutableState, ParentInfo, RunLineage, Transition, activity_task_started,
+    complete_workflow_task, signal, start_workflow, time::duration, workflow_task_started,
 };
 
 pub(crate) const T0: i64 = 1_700_000_000_000;
@@ -82,6 +82,28 @@ pub(crate) fn closed_state() -> MutableState {
     )
     .expect("complete");
     state
+}
+
+/// A fresh run whose first task (2/3) completed with `commands` at T0 ("run-2" for a new run);
+/// the state afterwards and the transition.
+pub(crate) fn first_task_completed(commands: Vec<Command>) -> (MutableState, Transition) {
+    let mut state = task_in_flight();
+    let t = complete_workflow_task(&mut state, 2, 3, 1, &completed_req(commands), "run-2", T0)
+        .expect("complete the first task");
+    (state, t)
+}
+
+/// The lineage of a child run of "parent" (run "p-run", initiated event 5).
+pub(crate) fn child_lineage() -> RunLineage {
+    RunLineage {
+        parent: Some(ParentInfo {
+            namespace: "default".into(),
+            workflow_id: "parent".into(),
+            run_id: "p-run".into(),
+            initiated_event_id: 5,
+        }),
+        ..Default::default()
+    }
 }
 
 /// Makes sure a workflow task is pending (signalling if needed), starts it and returns its
@@ -255,7 +277,11 @@ pub(crate) fn start_child_cmd(workflow_id: &str) -> Command {
     )
 }
 
-pub(crate) fn signal_external_cmd(workflow_id: &str, namespace: &str, signal_name: &str) -> Command {
+pub(crate) fn signal_external_cmd(
+    workflow_id: &str,
+    namespace: &str,
+    signal_name: &str,
+) -> Command {
     #[allow(deprecated)]
     let attributes = SignalExternalWorkflowExecutionCommandAttributes {
         namespace: namespace.into(),

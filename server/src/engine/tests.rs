@@ -26,8 +26,7 @@ use super::{
     ChildCompletion, ChildInfo, Effect, EngineError, ExternalOutcome, MutableState, ParentInfo,
     TimerTask, Transition, activity_task_started, cancel_activity, child_closed, child_started,
     complete_activity, complete_workflow_task, events::is_close_event, external_resolved,
-    fail_activity,
-    fail_workflow_task, fail_workflow_task_by_server, fire_timer, record_heartbeat,
+    fail_activity, fail_workflow_task, fail_workflow_task_by_server, fire_timer, record_heartbeat,
     request_cancel_workflow, signal, start_child_failed, start_run, terminate_workflow,
     test_support::*, time::duration, workflow_task_started,
 };

@@ -187,9 +187,16 @@ mod tests {
         executions.external(&issuer, 6, &missing_row).await.unwrap();
 
         let target = event_types(&executions, "target").await;
-        assert_eq!(count(&target, EventType::WorkflowExecutionSignaled), 1, "{target:?}");
+        assert_eq!(
+            count(&target, EventType::WorkflowExecutionSignaled),
+            1,
+            "{target:?}"
+        );
         let issued = event_types(&executions, "issuer").await;
-        assert_eq!(count(&issued, EventType::ExternalWorkflowExecutionSignaled), 1);
+        assert_eq!(
+            count(&issued, EventType::ExternalWorkflowExecutionSignaled),
+            1
+        );
         assert_eq!(
             count(&issued, EventType::SignalExternalWorkflowExecutionFailed),
             1,

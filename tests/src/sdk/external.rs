@@ -19,7 +19,9 @@ use temporalio_protos::temporal::api::{
     enums::v1::{
         ContinueAsNewInitiator, EventType, RetryState, SignalExternalWorkflowExecutionFailedCause,
     },
-    history::v1::{HistoryEvent, WorkflowExecutionStartedEventAttributes, history_event::Attributes},
+    history::v1::{
+        HistoryEvent, WorkflowExecutionStartedEventAttributes, history_event::Attributes,
+    },
 };
 use temporalio_sdk::{
     ApplicationFailure, ChildWorkflowCancellationType, ChildWorkflowOptions, SignalWorkflowOptions,
@@ -137,10 +139,12 @@ impl FailTwiceWorkflow {
     pub async fn run(ctx: &mut WorkflowContext<Self>) -> WorkflowResult<u32> {
         let attempt = ctx.info().attempt();
         if attempt <= FAILING_ATTEMPTS {
-            return Err(ApplicationFailure::builder(format!("attempt {attempt} fails"))
-                .type_name("FlakyWorkflowError".to_string())
-                .build()
-                .into());
+            return Err(
+                ApplicationFailure::builder(format!("attempt {attempt} fails"))
+                    .type_name("FlakyWorkflowError".to_string())
+                    .build()
+                    .into(),
+            );
         }
         Ok(attempt)
     }
@@ -185,7 +189,11 @@ pub async fn cancel_child_from_parent(target: &Target) -> Outcome {
     let setup = Setup::new(target, "cancel-child").await;
     let child_id = unique("cancelled-child");
     let handle = setup
-        .start(CancelChildWorkflow::run, child_id.clone(), &unique("parent"))
+        .start(
+            CancelChildWorkflow::run,
+            child_id.clone(),
+            &unique("parent"),
+        )
         .await;
     let result = setup.result(&handle).await.expect("the parent completes");
     assert_eq!(result, "child cancelled");
@@ -198,11 +206,12 @@ pub async fn cancel_child_from_parent(target: &Target) -> Outcome {
     let child_initiated = only_event(&history, EventType::StartChildWorkflowExecutionInitiated);
     let child_run = match &only_event(&history, EventType::ChildWorkflowExecutionStarted).attributes
     {
-        Some(Attributes::ChildWorkflowExecutionStartedEventAttributes(a)) => a
-            .workflow_execution
-            .clone()
-            .expect("the child's execution")
-            .run_id,
+        Some(Attributes::ChildWorkflowExecutionStartedEventAttributes(a)) => {
+            a.workflow_execution
+                .clone()
+                .expect("the child's execution")
+                .run_id
+        }
         other => panic!("ChildWorkflowExecutionStarted without attributes: {other:?}"),
     };
     let initiated = only_event(
@@ -217,7 +226,12 @@ pub async fn cancel_child_from_parent(target: &Target) -> Outcome {
         }
         other => panic!("Initiated without attributes: {other:?}"),
     }
-    match &only_event(&history, EventType::ExternalWorkflowExecutionCancelRequested).attributes {
+    match &only_event(
+        &history,
+        EventType::ExternalWorkflowExecutionCancelRequested,
+    )
+    .attributes
+    {
         Some(Attributes::ExternalWorkflowExecutionCancelRequestedEventAttributes(a)) => {
             assert_eq!(a.initiated_event_id, initiated.event_id);
         }
@@ -229,7 +243,13 @@ pub async fn cancel_child_from_parent(target: &Target) -> Outcome {
         }
         other => panic!("ChildWorkflowExecutionCanceled without attributes: {other:?}"),
     }
-    assert!(events_of(&history, EventType::RequestCancelExternalWorkflowExecutionFailed).is_empty());
+    assert!(
+        events_of(
+            &history,
+            EventType::RequestCancelExternalWorkflowExecutionFailed
+        )
+        .is_empty()
+    );
 
     let child = history_of(&setup.connection, &child_id, &child_run).await;
     match &only_event(&child, EventType::WorkflowExecutionCancelRequested).attributes {
@@ -238,7 +258,10 @@ pub async fn cancel_child_from_parent(target: &Target) -> Outcome {
         }
         other => panic!("WorkflowExecutionCancelRequested without attributes: {other:?}"),
     }
-    assert_eq!(last_event_type(&child), EventType::WorkflowExecutionCanceled);
+    assert_eq!(
+        last_event_type(&child),
+        EventType::WorkflowExecutionCanceled
+    );
     setup.finish(&handle).await
 }
 
@@ -264,7 +287,10 @@ pub async fn signal_external_workflows(target: &Target) -> Outcome {
     for item in ["b", "c"] {
         signal(&setup, &receiver, item).await;
     }
-    let items = setup.result(&receiver).await.expect("the receiver completes");
+    let items = setup
+        .result(&receiver)
+        .await
+        .expect("the receiver completes");
     assert_eq!(items, [FROM_A_WORKFLOW, "b", "c"]);
 
     let received = history_of(
@@ -353,7 +379,10 @@ pub async fn retry_until_success(target: &Target) -> Outcome {
             assert_eq!(failure.message, format!("attempt {} fails", attempt - 1));
         }
         if attempt > FAILING_ATTEMPTS {
-            assert_eq!(last_event_type(&history), EventType::WorkflowExecutionCompleted);
+            assert_eq!(
+                last_event_type(&history),
+                EventType::WorkflowExecutionCompleted
+            );
             break;
         }
         match history.last().and_then(|e| e.attributes.clone()) {
@@ -393,7 +422,10 @@ pub async fn cron_every_two_seconds(target: &Target) -> Outcome {
         .unwrap_or_else(|e| panic!("start {workflow_id}: {e}"));
     let first_run = handle.run_id().expect("run id").to_string();
     let described = setup
-        .wait("describe", handle.describe(WorkflowDescribeOptions::default()))
+        .wait(
+            "describe",
+            handle.describe(WorkflowDescribeOptions::default()),
+        )
         .await
         .unwrap_or_else(|e| panic!("describe: {e}"));
     assert_eq!(described.status(), WorkflowExecutionStatus::Running);
@@ -410,7 +442,11 @@ pub async fn cron_every_two_seconds(target: &Target) -> Outcome {
         "a waiting cron run's execution time is after its start: {start:?} / {execution:?}"
     );
     let waiting = history_of(&setup.connection, &workflow_id, &first_run).await;
-    assert_eq!(waiting.len(), 1, "no workflow task before the schedule: {waiting:?}");
+    assert_eq!(
+        waiting.len(),
+        1,
+        "no workflow task before the schedule: {waiting:?}"
+    );
     let started = started_attributes(&waiting);
     assert_eq!(started.cron_schedule, CRON_SCHEDULE);
     assert!(started.first_workflow_task_backoff.is_some());
@@ -430,9 +466,15 @@ pub async fn cron_every_two_seconds(target: &Target) -> Outcome {
         let following = history_of(&setup.connection, &workflow_id, &next).await;
         let attrs = started_attributes(&following);
         assert_eq!(attrs.initiator(), ContinueAsNewInitiator::CronSchedule);
-        assert_eq!((attrs.attempt, attrs.first_execution_run_id.as_str()), (1, first_run.as_str()));
+        assert_eq!(
+            (attrs.attempt, attrs.first_execution_run_id.as_str()),
+            (1, first_run.as_str())
+        );
         assert_eq!(attrs.continued_execution_run_id, run_id);
-        assert!(attrs.last_completion_result.is_some(), "the previous result");
+        assert!(
+            attrs.last_completion_result.is_some(),
+            "the previous result"
+        );
         run_id = next;
     }
     let admin = client(&connect(&target.as_principal(ADMIN)).await);
@@ -462,12 +504,19 @@ pub async fn cron_every_two_seconds(target: &Target) -> Outcome {
         1
     );
     let described = setup
-        .wait("describe", current.describe(WorkflowDescribeOptions::default()))
+        .wait(
+            "describe",
+            current.describe(WorkflowDescribeOptions::default()),
+        )
         .await
         .unwrap_or_else(|e| panic!("describe: {e}"));
     assert_eq!(described.status(), WorkflowExecutionStatus::Terminated);
     assert_eq!(
-        described.raw_description.workflow_execution_info.and_then(|i| i.execution).map(|e| e.run_id),
+        described
+            .raw_description
+            .workflow_execution_info
+            .and_then(|i| i.execution)
+            .map(|e| e.run_id),
         Some(run_id),
         "no run follows the terminated one"
     );

@@ -46,13 +46,8 @@ pub(super) fn apply(
         ..Default::default()
     };
     let request = ExternalRequest {
-        namespace,
-        target: Some(execution),
-        child_workflow_only: a.child_workflow_only,
-        workflow_task_completed_event_id: ctx.completed_event_id,
-        control: a.control.clone(),
         reason: a.reason.clone(),
-        ..Default::default()
+        ..ExternalRequest::new(namespace, execution, a.child_workflow_only, ctx, &a.control)
     };
     initiate_external(
         cx,
@@ -64,65 +59,15 @@ pub(super) fn apply(
 
 #[cfg(test)]
 mod tests {
-    use temporalio_protos::temporal::api::{
-        enums::v1::EventType, history::v1::history_event::Attributes as A,
-    };
-
     use super::*;
-    use crate::engine::{Effect, complete_workflow_task, external_delivery, test_support::*};
-
-    #[test]
-    fn initiates_and_asks_the_outbox_to_deliver_it() {
-        let mut state = task_in_flight();
-        let t = complete_workflow_task(
-            &mut state,
-            2,
-            3,
-            1,
-            &completed_req(vec![cancel_external_cmd("child-1", true)]),
-            "run-2",
-            T0,
-        )
-        .unwrap();
-        assert_eq!(
-            types(&t),
-            [
-                EventType::WorkflowTaskCompleted,
-                EventType::RequestCancelExternalWorkflowExecutionInitiated
-            ]
-        );
-        let Some(A::RequestCancelExternalWorkflowExecutionInitiatedEventAttributes(a)) =
-            &t.events[1].attributes
-        else {
-            panic!()
-        };
-        assert!(a.child_workflow_only);
-        assert_eq!(a.reason, "stop");
-        assert_eq!(
-            t.effects,
-            [Effect::External {
-                initiated_event_id: 5
-            }]
-        );
-        let delivery = external_delivery(&state, 5).unwrap();
-        assert!(delivery.request.signal.is_none());
-        assert!(delivery.request.child_workflow_only);
-    }
+    use crate::engine::{complete_workflow_task, test_support::*};
 
     #[test]
     fn a_missing_workflow_id_is_rejected() {
         let mut state = task_in_flight();
         let before = state.clone();
-        let err = complete_workflow_task(
-            &mut state,
-            2,
-            3,
-            1,
-            &completed_req(vec![cancel_external_cmd("", false)]),
-            "r",
-            T0,
-        )
-        .unwrap_err();
+        let req = completed_req(vec![cancel_external_cmd("", false)]);
+        let err = complete_workflow_task(&mut state, 2, 3, 1, &req, "r", T0).unwrap_err();
         assert!(matches!(
             err,
             EngineError::CommandRejected {

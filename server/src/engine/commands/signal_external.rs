@@ -24,9 +24,8 @@ pub(super) fn apply(
     ctx: &mut CommandContext<'_>,
     a: &SignalExternalWorkflowExecutionCommandAttributes,
 ) -> Result<(), EngineError> {
-    let bad = |message: &str| {
-        EngineError::rejected(Cause::BadSignalWorkflowExecutionAttributes, message)
-    };
+    let bad =
+        |message: &str| EngineError::rejected(Cause::BadSignalWorkflowExecutionAttributes, message);
     let execution = a.execution.clone().unwrap_or_default();
     let namespace = external_target(cx, &a.namespace, &execution.workflow_id)
         .map_err(|message| bad(&message))?;
@@ -45,17 +44,12 @@ pub(super) fn apply(
         ..Default::default()
     };
     let request = ExternalRequest {
-        namespace,
-        target: Some(execution),
-        child_workflow_only: a.child_workflow_only,
-        workflow_task_completed_event_id: ctx.completed_event_id,
-        control: a.control.clone(),
         signal: Some(ExternalSignal {
             name: a.signal_name.clone(),
             input: a.input.clone(),
             header: a.header.clone(),
         }),
-        ..Default::default()
+        ..ExternalRequest::new(namespace, execution, a.child_workflow_only, ctx, &a.control)
     };
     initiate_external(
         cx,
@@ -67,53 +61,8 @@ pub(super) fn apply(
 
 #[cfg(test)]
 mod tests {
-    use temporalio_protos::temporal::api::{
-        enums::v1::EventType, history::v1::history_event::Attributes as A,
-    };
-
     use super::*;
-    use crate::engine::{Effect, complete_workflow_task, external_delivery, test_support::*};
-
-    #[test]
-    fn initiates_and_asks_the_outbox_to_deliver_it() {
-        let mut state = task_in_flight();
-        let t = complete_workflow_task(
-            &mut state,
-            2,
-            3,
-            1,
-            &completed_req(vec![signal_external_cmd("target", "", "ping")]),
-            "run-2",
-            T0,
-        )
-        .unwrap();
-        assert_eq!(
-            types(&t),
-            [
-                EventType::WorkflowTaskCompleted,
-                EventType::SignalExternalWorkflowExecutionInitiated
-            ]
-        );
-        let Some(A::SignalExternalWorkflowExecutionInitiatedEventAttributes(a)) =
-            &t.events[1].attributes
-        else {
-            panic!()
-        };
-        assert_eq!(a.signal_name, "ping");
-        assert_eq!(a.namespace, "default");
-        assert_eq!(a.workflow_task_completed_event_id, 4);
-        assert_eq!(
-            t.effects,
-            [Effect::External {
-                initiated_event_id: 5
-            }]
-        );
-        let delivery = external_delivery(&state, 5).unwrap();
-        assert_eq!(delivery.request_id, "external:run-1:5");
-        assert_eq!(delivery.target().workflow_id, "target");
-        assert!(!delivery.targets_itself());
-        assert!(external_delivery(&state, 4).is_none());
-    }
+    use crate::engine::{complete_workflow_task, test_support::*};
 
     #[test]
     fn bad_commands_are_rejected_and_change_nothing() {
@@ -124,8 +73,9 @@ mod tests {
         ] {
             let mut state = task_in_flight();
             let before = state.clone();
-            let err = complete_workflow_task(&mut state, 2, 3, 1, &completed_req(vec![cmd]), "r", T0)
-                .unwrap_err();
+            let err =
+                complete_workflow_task(&mut state, 2, 3, 1, &completed_req(vec![cmd]), "r", T0)
+                    .unwrap_err();
             assert!(
                 matches!(
                     err,
