@@ -51,6 +51,19 @@ macro_rules! external_scenarios {
 }
 
 mod external {
+    /// Lockstep only: a retry's backoff timer survives a SIGKILL of the server.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn retry_backoff_survives_a_crash() {
+        let mut server = lockstep_tests::DevServer::start();
+        let target = lockstep_tests::sdk::Target::Lockstep {
+            addr: server.addr(),
+            certs_dir: server.certs_dir(),
+            principal: "worker",
+        };
+        lockstep_tests::sdk::external::retry_backoff_survives_a_crash(&target, || server.restart())
+            .await;
+    }
+
     external_scenarios!(temporal: cancel_child_from_parent, signal_external_workflows, retry_until_success, cron_every_two_seconds);
     external_scenarios!(lockstep: cancel_child_from_parent, signal_external_workflows, retry_until_success, cron_every_two_seconds);
 }

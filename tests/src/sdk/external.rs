@@ -341,14 +341,67 @@ pub const RETRY_INTERVAL: Duration = Duration::from_secs(1);
 pub async fn retry_until_success(target: &Target) -> Outcome {
     let setup = Setup::new(target, "workflow-retry").await;
     let workflow_id = unique("workflow-retry");
+    let handle = start_fail_twice(&setup, &workflow_id, RETRY_INTERVAL).await;
+    let result = setup.result(&handle).await.expect("the chain completes");
+    assert_eq!(result, FAILING_ATTEMPTS + 1);
+    check_retry_chain(&setup, &handle, RETRY_INTERVAL).await;
+    setup.finish(&handle).await
+}
+
+/// The backoff of [`retry_backoff_survives_a_crash`]: long enough to SIGKILL the server in it.
+pub const CRASH_RETRY_INTERVAL: Duration = Duration::from_secs(3);
+
+/// v. (Lockstep only) The backoff before a retry is durable: once the first attempt failed,
+/// the server is SIGKILLed and restarted (`restart`); the chain still runs attempts 2 and 3
+/// and the result call (through the restart) gets 3, with the same chain as in
+/// [`retry_until_success`].
+pub async fn retry_backoff_survives_a_crash(target: &Target, restart: impl FnOnce()) -> Outcome {
+    let setup = Setup::new(target, "workflow-retry-crash").await;
+    let workflow_id = unique("workflow-retry-crash");
+    let handle = start_fail_twice(&setup, &workflow_id, CRASH_RETRY_INTERVAL).await;
+    let first_run = handle.run_id().expect("run id").to_string();
+    wait_for_event(
+        &setup.connection,
+        &workflow_id,
+        &first_run,
+        EventType::WorkflowExecutionFailed,
+    )
+    .await;
+    tokio::task::block_in_place(restart);
+    let restarted = std::time::SystemTime::now();
+    let result = setup.result(&handle).await.expect("the chain completes");
+    assert_eq!(result, FAILING_ATTEMPTS + 1);
+    check_retry_chain(&setup, &handle, CRASH_RETRY_INTERVAL).await;
+    // The second attempt's first task was scheduled by the restarted server (from the stored
+    // backoff timer), not before the crash.
+    let first = history_of(&setup.connection, &workflow_id, &first_run).await;
+    let second = history_of(&setup.connection, &workflow_id, &next_run_id(&first)).await;
+    let scheduled = only_event(&second, EventType::WorkflowTaskScheduled)
+        .event_time
+        .expect("event time");
+    let restarted_s = restarted
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or_default();
+    assert!(
+        scheduled.seconds >= restarted_s - 1,
+        "the retry's first task ({scheduled:?}) comes after the restart ({restarted_s} s)"
+    );
+    setup.finish(&handle).await
+}
+
+type FailTwiceHandle = WorkflowHandle<Client, fail_twice_workflow::Run>;
+
+/// Starts `FailTwiceWorkflow` with a retry policy of constant `interval`, five attempts.
+async fn start_fail_twice(setup: &Setup, workflow_id: &str, interval: Duration) -> FailTwiceHandle {
     let policy = RetryPolicy::builder()
-        .initial_interval(RETRY_INTERVAL)
+        .initial_interval(interval)
         .backoff_coefficient(1.0)
         .maximum_attempts(5)
         .build();
-    let mut options = setup.start_options(&workflow_id);
+    let mut options = setup.start_options(workflow_id);
     options.retry_policy = Some(policy);
-    let handle = setup
+    setup
         .wait(
             "start the workflow",
             setup
@@ -356,10 +409,12 @@ pub async fn retry_until_success(target: &Target) -> Outcome {
                 .start_workflow(FailTwiceWorkflow::run, (), options),
         )
         .await
-        .unwrap_or_else(|e| panic!("start {workflow_id}: {e}"));
-    let result = setup.result(&handle).await.expect("the chain completes");
-    assert_eq!(result, FAILING_ATTEMPTS + 1);
+        .unwrap_or_else(|e| panic!("start {workflow_id}: {e}"))
+}
 
+/// Follows a completed `FailTwiceWorkflow` chain from its first run and checks every link.
+async fn check_retry_chain(setup: &Setup, handle: &FailTwiceHandle, interval: Duration) {
+    let workflow_id = handle.info().workflow_id.clone();
     let first_run = handle.run_id().expect("run id").to_string();
     let mut run_id = first_run.clone();
     let mut previous = String::new();
@@ -374,7 +429,7 @@ pub async fn retry_until_success(target: &Target) -> Outcome {
             assert_eq!(started.initiator(), ContinueAsNewInitiator::Retry);
             assert_eq!(started.continued_execution_run_id, previous);
             let backoff = started.first_workflow_task_backoff.expect("a backoff");
-            assert_eq!(backoff.seconds, RETRY_INTERVAL.as_secs() as i64);
+            assert_eq!(backoff.seconds, interval.as_secs() as i64);
             let failure = started.continued_failure.expect("the previous failure");
             assert_eq!(failure.message, format!("attempt {} fails", attempt - 1));
         }
@@ -383,7 +438,7 @@ pub async fn retry_until_success(target: &Target) -> Outcome {
                 last_event_type(&history),
                 EventType::WorkflowExecutionCompleted
             );
-            break;
+            return;
         }
         match history.last().and_then(|e| e.attributes.clone()) {
             Some(Attributes::WorkflowExecutionFailedEventAttributes(a)) => {
@@ -395,7 +450,6 @@ pub async fn retry_until_success(target: &Target) -> Outcome {
         assert!(!next.is_empty() && next != run_id);
         previous = std::mem::replace(&mut run_id, next);
     }
-    setup.finish(&handle).await
 }
 
 /// The schedule of [`cron_every_two_seconds`].
