@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 use temporalio_client::{
     Client, WorkflowDescribeOptions, WorkflowExecutionStatus, WorkflowHandle,
-    WorkflowTerminateOptions,
+    WorkflowTerminateOptions, errors::WorkflowStartError,
 };
 use temporalio_common::RetryPolicy;
 use temporalio_macros::{workflow, workflow_methods};
@@ -455,7 +455,8 @@ async fn check_retry_chain(setup: &Setup, handle: &FailTwiceHandle, interval: Du
 /// The schedule of [`cron_every_two_seconds`].
 pub const CRON_SCHEDULE: &str = "@every 2s";
 
-/// u. A cron workflow (`@every 2s`): right after the start the run is RUNNING with an execution
+/// u. A cron workflow (`@every 2s`; a four-field schedule is refused with InvalidArgument):
+/// right after the start the run is RUNNING with an execution
 /// time after its start and no workflow task yet (its history is WorkflowExecutionStarted
 /// alone, with the schedule and the backoff). Two runs complete, each naming the next run
 /// (initiator CRON_SCHEDULE, attempt 1, the previous result as last completion result); then
@@ -463,6 +464,21 @@ pub const CRON_SCHEDULE: &str = "@every 2s";
 pub async fn cron_every_two_seconds(target: &Target) -> Outcome {
     let setup = Setup::new(target, "cron").await;
     let workflow_id = unique("cron");
+    let mut bad = setup.start_options(&workflow_id);
+    bad.cron_schedule = Some("* * * *".to_string());
+    let refused = setup
+        .wait(
+            "start with a bad schedule",
+            setup.client.start_workflow(CronTickWorkflow::run, (), bad),
+        )
+        .await;
+    match refused {
+        Err(WorkflowStartError::Rpc(status)) => {
+            assert_eq!(status.code(), tonic::Code::InvalidArgument, "{status:?}");
+        }
+        Err(other) => panic!("a four-field schedule must be refused by the server, got {other}"),
+        Ok(_) => panic!("a four-field schedule must be refused"),
+    }
     let mut options = setup.start_options(&workflow_id);
     options.cron_schedule = Some(CRON_SCHEDULE.to_string());
     let handle = setup
