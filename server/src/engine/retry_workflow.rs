@@ -11,7 +11,7 @@
 //! Cancellation, termination, continue-as-new and the execution timeout end the chain.
 
 use temporalio_protos::temporal::api::{
-    common::v1::{Header, Memo, Payloads, Priority, SearchAttributes, WorkflowType},
+    common::v1::{Header, Memo, Payloads, Priority, RetryPolicy, SearchAttributes, WorkflowType},
     enums::v1::{ContinueAsNewInitiator, RetryState, TimeoutType},
     failure::v1::{Failure, failure::FailureInfo},
     taskqueue::v1::TaskQueue,
@@ -20,8 +20,8 @@ use temporalio_protos::temporal::api::{
 
 use super::{
     EngineError, MutableState, NewRun, RunLineage, cron,
-    retry::{backoff_ms, next_retry_delay, timeout_name},
-    time::{lenient_ms, opt_duration},
+    retry::{backoff_ms, next_retry_delay, timeout_name, with_defaults},
+    time::{duration_ms, lenient_ms, opt_duration},
 };
 
 /// What the next run of a retried or cron chain needs that the state does not keep otherwise
@@ -50,6 +50,46 @@ pub struct RestartInfo {
     /// The priority of the chain.
     #[prost(message, optional, tag = "7")]
     pub priority: Option<Priority>,
+}
+
+/// A workflow retry policy with Temporal's defaults, or InvalidArgument naming the problem.
+pub(crate) fn workflow_retry_policy(policy: &RetryPolicy) -> Result<RetryPolicy, EngineError> {
+    let filled = with_defaults(Some(policy)).map_err(EngineError::invalid)?;
+    for ty in &filled.non_retryable_error_types {
+        if let Some(name) = ty.strip_prefix("TemporalTimeout:") {
+            let known = [
+                TimeoutType::StartToClose,
+                TimeoutType::ScheduleToStart,
+                TimeoutType::ScheduleToClose,
+                TimeoutType::Heartbeat,
+            ];
+            if !known.iter().any(|t| timeout_name(*t) == name) {
+                return Err(EngineError::invalid(format!(
+                    "retry_policy.non_retryable_error_types: unknown timeout type {name:?}"
+                )));
+            }
+        }
+    }
+    Ok(filled)
+}
+
+/// The first-task backoff of a first run: `workflow_start_delay`, or the wait for the first
+/// time of its cron schedule.
+pub(crate) fn first_run_backoff_ms(
+    req: &StartWorkflowExecutionRequest,
+    now: i64,
+) -> Result<i64, EngineError> {
+    let delay = duration_ms(req.workflow_start_delay.as_ref(), "workflow_start_delay")?;
+    if req.cron_schedule.is_empty() {
+        return Ok(delay);
+    }
+    let schedule = cron::CronSchedule::parse(&req.cron_schedule).map_err(EngineError::invalid)?;
+    schedule.backoff_ms(now, now).ok_or_else(|| {
+        EngineError::invalid(format!(
+            "invalid cron_schedule {:?}: no time satisfies it",
+            req.cron_schedule
+        ))
+    })
 }
 
 /// The run that follows a run closing with `failure` (a FailWorkflowExecution failure or the

@@ -1,11 +1,13 @@
 //! StartWorkflowExecution and SignalWithStart: a new run's `WorkflowExecutionStarted`, the
-//! optional signal, the first `WorkflowTaskScheduled`, and the run/execution timeout timers.
+//! optional signal, the first `WorkflowTaskScheduled` — or, for a retried, cron or delayed run,
+//! the WorkflowBackoff timer that schedules it (`first_workflow_task_backoff`) — and the
+//! run/execution timeout timers.
 
 use std::collections::BTreeMap;
 
 use temporalio_protos::temporal::api::{
     common::v1::{RetryPolicy, WorkflowExecution},
-    enums::v1::{TaskQueueKind, TimeoutType, WorkflowExecutionStatus},
+    enums::v1::{TaskQueueKind, WorkflowExecutionStatus},
     history::v1::{WorkflowExecutionStartedEventAttributes, history_event::Attributes},
     taskqueue::v1::TaskQueue,
     workflowservice::v1::{SignalWithStartWorkflowExecutionRequest, StartWorkflowExecutionRequest},
@@ -15,7 +17,7 @@ use super::{
     EngineError, MutableState, ParentInfo, RestartInfo, TimerKind, TimerTask, Transition,
     apply::{Apply, transact},
     cron::CronSchedule,
-    retry::{timeout_name, with_defaults},
+    retry_workflow::{first_run_backoff_ms, workflow_retry_policy},
     signal::SignalInput,
     time::{duration, duration_ms, opt_duration, opt_timestamp},
 };
@@ -328,43 +330,6 @@ impl RunConfig {
             retry_policy,
         })
     }
-}
-
-/// A workflow retry policy with Temporal's defaults, or InvalidArgument naming the problem.
-fn workflow_retry_policy(policy: &RetryPolicy) -> Result<RetryPolicy, EngineError> {
-    let filled = with_defaults(Some(policy)).map_err(EngineError::invalid)?;
-    for ty in &filled.non_retryable_error_types {
-        if let Some(name) = ty.strip_prefix("TemporalTimeout:") {
-            let known = [
-                TimeoutType::StartToClose,
-                TimeoutType::ScheduleToStart,
-                TimeoutType::ScheduleToClose,
-                TimeoutType::Heartbeat,
-            ];
-            if !known.iter().any(|t| timeout_name(*t) == name) {
-                return Err(EngineError::invalid(format!(
-                    "retry_policy.non_retryable_error_types: unknown timeout type {name:?}"
-                )));
-            }
-        }
-    }
-    Ok(filled)
-}
-
-/// The first-task backoff of a first run: `workflow_start_delay`, or the wait for the first
-/// time of its cron schedule.
-fn first_run_backoff_ms(req: &StartWorkflowExecutionRequest, now: i64) -> Result<i64, EngineError> {
-    let delay = duration_ms(req.workflow_start_delay.as_ref(), "workflow_start_delay")?;
-    if req.cron_schedule.is_empty() {
-        return Ok(delay);
-    }
-    let schedule = CronSchedule::parse(&req.cron_schedule).map_err(EngineError::invalid)?;
-    schedule.backoff_ms(now, now).ok_or_else(|| {
-        EngineError::invalid(format!(
-            "invalid cron_schedule {:?}: no time satisfies it",
-            req.cron_schedule
-        ))
-    })
 }
 
 fn write_started(
