@@ -35,6 +35,39 @@ fn worker_bin() -> &'static Path {
     Path::new(env!("CARGO_BIN_EXE_lockstep-test-worker"))
 }
 
+/// One test per cross-run scenario (`lockstep_tests::sdk::external`) and server.
+macro_rules! external_scenarios {
+    ($server:ident: $($name:ident),* $(,)?) => {
+        mod $server {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let (_server, target) = super::super::$server();
+                    lockstep_tests::sdk::external::$name(&target).await;
+                }
+            )*
+        }
+    };
+}
+
+mod external {
+    /// Lockstep only: a retry's backoff timer survives a SIGKILL of the server.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn retry_backoff_survives_a_crash() {
+        let mut server = lockstep_tests::DevServer::start();
+        let target = lockstep_tests::sdk::Target::Lockstep {
+            addr: server.addr(),
+            certs_dir: server.certs_dir(),
+            principal: "worker",
+        };
+        lockstep_tests::sdk::external::retry_backoff_survives_a_crash(&target, || server.restart())
+            .await;
+    }
+
+    external_scenarios!(temporal: cancel_child_from_parent, signal_external_workflows, retry_until_success, cron_every_two_seconds);
+    external_scenarios!(lockstep: cancel_child_from_parent, signal_external_workflows, retry_until_success, cron_every_two_seconds);
+}
+
 /// One test per scenario and server.
 macro_rules! scenarios {
     ($server:ident: $($name:ident),* $(,)?) => {
@@ -97,17 +130,17 @@ scenarios!(lockstep:
 /// Differential: for deterministic scenarios, Lockstep writes the same event-type sequence as
 /// the real Temporal dev server.
 macro_rules! same_events {
-    ($($name:ident),* $(,)?) => {
-        mod differential {
-            use lockstep_tests::sdk::{event_types, scenarios};
+    ($module:ident, $source:ident: $($name:ident),* $(,)?) => {
+        mod $module {
+            use lockstep_tests::sdk::{event_types, $source};
 
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() {
                     let (_temporal, temporal) = super::temporal();
                     let (_lockstep, lockstep) = super::lockstep();
-                    let expected = event_types(&scenarios::$name(&temporal).await.history);
-                    let actual = event_types(&scenarios::$name(&lockstep).await.history);
+                    let expected = event_types(&$source::$name(&temporal).await.history);
+                    let actual = event_types(&$source::$name(&lockstep).await.history);
                     assert_eq!(actual, expected, "Lockstep's history differs from Temporal's");
                 }
             )*
@@ -116,6 +149,8 @@ macro_rules! same_events {
 }
 
 same_events!(
+    differential,
+    scenarios:
     one_activity,
     activity_retries,
     non_retryable_failure,
@@ -268,4 +303,12 @@ update_scenarios!(
     both: update_accepted, update_rejected, update_same_id_twice, update_with_start,
         update_bad_requests;
     differential: update_accepted, update_rejected, update_same_id_twice, update_with_start,
+);
+
+same_events!(
+    differential_external,
+    external:
+    signal_external_workflows,
+    retry_until_success,
+    cron_every_two_seconds,
 );

@@ -34,6 +34,7 @@ impl From<ExecutionError> for Status {
             ExecutionError::QueryFailed(_) => Status::invalid_argument(err.to_string()),
             ExecutionError::QueryTimedOut => Status::deadline_exceeded(err.to_string()),
             ExecutionError::ShuttingDown => Status::unavailable(err.to_string()),
+            ExecutionError::WorkflowNotReady(message) => Status::failed_precondition(message),
         }
     }
 }

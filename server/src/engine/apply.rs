@@ -13,8 +13,8 @@ use temporalio_protos::temporal::api::{
 };
 
 use super::{
-    ChildCompletion, Effect, EngineError, MutableState, ParentCloseAction, TimerTask, Transition,
-    WorkflowTaskInfo,
+    ChildCompletion, Effect, EngineError, MutableState, NewRun, ParentCloseAction, TimerTask,
+    Transition, WorkflowTaskInfo,
     events::{
         activity_final_scheduled_id, child_close_initiated_id, event_type, set_activity_started_id,
         set_child_started_id,
@@ -123,6 +123,7 @@ impl Apply<'_> {
         if let Some(task) = &self.state.workflow_task {
             return task.scheduled_event_id;
         }
+        self.state.first_task_backoff = false;
         let task_queue = self.state.task_queue.clone();
         let scheduled_event_id = self.append(workflow_task::scheduled_attributes(
             self.state,
@@ -177,6 +178,7 @@ impl Apply<'_> {
         self.state.workflow_task = None;
         self.state.activities.clear();
         self.state.timers.clear();
+        self.state.externals.clear();
         self.state.buffered_events.clear();
         // Updates answered earlier in this transition still wake their waiters.
         self.effects.retain(|e| matches!(e, Effect::Update(_)));
@@ -217,6 +219,15 @@ impl Apply<'_> {
         if let Some(started) = started {
             self.push_numbered(started);
         }
+    }
+
+    /// After [`Apply::close`] or [`Apply::force_close`]: the chain goes on with `next`, started
+    /// in the same batch (retry, cron). The parent hears of the chain's close only when its
+    /// last run closes, as with continue-as-new.
+    pub(crate) fn continue_with(&mut self, next: NewRun) {
+        self.effects
+            .retain(|effect| !matches!(effect, Effect::NotifyParent(_)));
+        self.effects.push(Effect::StartRun(Box::new(next)));
     }
 
     /// Closes the run from outside a workflow task (timeout, terminate): a started workflow

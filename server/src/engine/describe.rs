@@ -31,7 +31,9 @@ impl MutableState {
             close_time: opt_timestamp(self.close_time_ms),
             status: self.status,
             history_length: self.next_event_id.saturating_sub(1),
-            execution_time: Some(timestamp(self.start_time_ms)),
+            // When the first workflow task is due: later than the start while a retried,
+            // cron or delayed run waits out its backoff (status RUNNING meanwhile, as Temporal).
+            execution_time: Some(timestamp(self.execution_time_ms.max(self.start_time_ms))),
             memo: Some(Memo {
                 fields: self.memo.clone().into_iter().collect(),
             }),

@@ -3,7 +3,8 @@
 //! heartbeat arrived since) produces an empty transition and the caller just drops it.
 
 use temporalio_protos::temporal::api::{
-    enums::v1::{RetryState, WorkflowExecutionStatus},
+    enums::v1::{RetryState, TimeoutType, WorkflowExecutionStatus},
+    failure::v1::{Failure, TimeoutFailureInfo, failure::FailureInfo},
     history::v1::{
         TimerFiredEventAttributes, WorkflowExecutionTimedOutEventAttributes,
         history_event::Attributes,
@@ -11,16 +12,29 @@ use temporalio_protos::temporal::api::{
 };
 
 use super::{
-    EngineError, MutableState, TimerKind, TimerTask, Transition,
+    EngineError, MutableState, NewRun, TimerKind, TimerTask, Transition,
     activity::on_activity_timer,
     apply::{Apply, transact},
+    retry_workflow::after_failure,
     workflow_task::on_start_to_close_timeout,
 };
 
-/// Fires `timer` at `now` (at or after `timer.fire_at`).
+/// Fires `timer` at `now` (at or after `timer.fire_at`). For a run timeout that would start
+/// the next run of a retried or cron chain, use [`fire_timer_starting`].
 pub fn fire_timer(
     state: &mut MutableState,
     timer: &TimerTask,
+    now: i64,
+) -> Result<Transition, EngineError> {
+    fire_timer_starting(state, timer, "", now)
+}
+
+/// [`fire_timer`], with `new_run_id` for the next run a run timeout may start (retry policy,
+/// cron schedule): the caller picks it, the engine draws no randomness.
+pub fn fire_timer_starting(
+    state: &mut MutableState,
+    timer: &TimerTask,
+    new_run_id: &str,
     now: i64,
 ) -> Result<Transition, EngineError> {
     transact(state, now, |cx| {
@@ -35,22 +49,57 @@ pub fn fire_timer(
             | TimerKind::ActivityHeartbeat
             | TimerKind::ActivityScheduleToClose
             | TimerKind::ActivityRetry) => on_activity_timer(cx, timer, kind),
-            TimerKind::WorkflowRunTimeout | TimerKind::WorkflowExecutionTimeout => {
-                cx.force_close(
-                    WorkflowExecutionStatus::TimedOut,
-                    Attributes::WorkflowExecutionTimedOutEventAttributes(
-                        WorkflowExecutionTimedOutEventAttributes {
-                            retry_state: RetryState::Timeout as i32,
-                            new_execution_run_id: String::new(),
-                        },
-                    ),
-                );
+            TimerKind::WorkflowRunTimeout => run_timed_out(cx, new_run_id)?,
+            TimerKind::WorkflowExecutionTimeout => {
+                timed_out(cx, RetryState::Timeout, None);
+            }
+            TimerKind::WorkflowBackoff => {
+                if cx.state.first_task_backoff {
+                    cx.schedule_workflow_task(1);
+                }
             }
             TimerKind::Unspecified | TimerKind::Retention => {}
         }
         Ok(())
     })
     .map(|(transition, ())| transition)
+}
+
+/// The run timeout: the run closes TimedOut, followed by the next run when its retry policy
+/// or cron schedule asks for one (unless the execution deadline has passed too).
+fn run_timed_out(cx: &mut Apply<'_>, new_run_id: &str) -> Result<(), EngineError> {
+    let expiration = cx.state.execution_expiration_ms;
+    if expiration > 0 && cx.now >= expiration {
+        timed_out(cx, RetryState::Timeout, None);
+        return Ok(());
+    }
+    let failure = Failure {
+        message: "workflow timeout".into(),
+        failure_info: Some(FailureInfo::TimeoutFailureInfo(TimeoutFailureInfo {
+            timeout_type: TimeoutType::StartToClose as i32,
+            last_heartbeat_details: None,
+        })),
+        ..Default::default()
+    };
+    let (retry_state, next) = after_failure(cx.state, &failure, new_run_id, cx.now)?;
+    timed_out(cx, retry_state, next);
+    Ok(())
+}
+
+fn timed_out(cx: &mut Apply<'_>, retry_state: RetryState, next: Option<NewRun>) {
+    let new_execution_run_id = next.as_ref().map(|n| n.run_id.clone()).unwrap_or_default();
+    cx.force_close(
+        WorkflowExecutionStatus::TimedOut,
+        Attributes::WorkflowExecutionTimedOutEventAttributes(
+            WorkflowExecutionTimedOutEventAttributes {
+                retry_state: retry_state as i32,
+                new_execution_run_id,
+            },
+        ),
+    );
+    if let Some(next) = next {
+        cx.continue_with(next);
+    }
 }
 
 /// `TimerFired` (buffered while a task is started) and a workflow task.

@@ -14,6 +14,9 @@
 //! - `start.rs`, `signal.rs`, `cancel.rs`: client-initiated transitions.
 //! - `child.rs`: a parent's side of its child workflows (started, start failed, closed) and
 //!   the outbox records that carry them between runs.
+//! - `external.rs`: signals and cancellation requests to other workflows, across runs.
+//! - `retry_workflow.rs`, `cron.rs`: the next run of a retried or cron chain, started in the
+//!   closing batch with its first workflow task behind a durable backoff timer.
 //! - `workflow_task/`: started, completed, failed (by the worker or the server), timed out.
 //! - `commands/`: one file per workflow command handled on completion.
 //! - `activity/`: started, completed, failed (with `retry.rs`), canceled, heartbeat, timeouts.
@@ -40,13 +43,16 @@ mod apply;
 mod cancel;
 mod child;
 mod commands;
+mod cron;
 mod describe;
 mod error;
 mod events;
+mod external;
 mod fire;
 mod rebuild;
 mod reset;
 mod retry;
+mod retry_workflow;
 mod signal;
 mod start;
 mod state;
@@ -69,12 +75,17 @@ pub use child::{
     start_child_failed,
 };
 pub use error::EngineError;
-pub use fire::fire_timer;
 pub use rebuild::{RebuildError, RunIdentity, rebuild};
 pub use reset::{
     RESET_IDENTITY, RESETTER_IDENTITY, ResetPlan, record_reset, reset_prefix_len, reset_run,
     terminate_for_reset,
 };
+pub use external::{
+    ExternalDelivery, ExternalOutcome, ExternalRequest, ExternalSignal, deliver_external,
+    external_delivery, external_resolved,
+};
+pub use fire::{fire_timer, fire_timer_starting};
+pub use retry_workflow::RestartInfo;
 pub use signal::signal;
 pub use start::{NewRun, RunLineage, start_run, start_workflow, start_workflow_with_signal};
 pub use state::{ActivityInfo, ChildInfo, MutableState, ParentInfo, WorkflowTaskInfo};
@@ -141,6 +152,14 @@ pub enum Effect {
     /// outcome on this run ([`child_start`], [`child_started`], [`start_child_failed`]).
     StartChild {
         /// Id of the `StartChildWorkflowExecutionInitiated` event.
+        initiated_event_id: i64,
+    },
+    /// Durable outbox: deliver the signal or cancellation request initiated by this event to
+    /// its target, then record the outcome on this run ([`external_delivery`],
+    /// [`deliver_external`], [`external_resolved`]).
+    External {
+        /// Id of the `SignalExternalWorkflowExecutionInitiated` or
+        /// `RequestCancelExternalWorkflowExecutionInitiated` event.
         initiated_event_id: i64,
     },
     /// Durable outbox: this child run closed; record it on the parent ([`child_closed`]).

@@ -253,6 +253,7 @@ fn reapply_signals(cx: &mut Apply<'_>, later: &[HistoryEvent]) {
                 header: s.header.as_ref(),
                 identity: &s.identity,
                 request_id: &s.request_id,
+                external: s.external_workflow_execution.as_ref(),
             }
             .record(cx);
         }

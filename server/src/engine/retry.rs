@@ -123,7 +123,8 @@ pub(crate) fn backoff_ms(policy: &RetryPolicy, attempt: i32) -> i64 {
     }
 }
 
-fn next_retry_delay(failure: &Failure) -> i64 {
+/// The `next_retry_delay` an application failure asks for, ms; 0 = none.
+pub(crate) fn next_retry_delay(failure: &Failure) -> i64 {
     match &failure.failure_info {
         Some(FailureInfo::ApplicationFailureInfo(info)) => {
             lenient_ms(info.next_retry_delay.as_ref())

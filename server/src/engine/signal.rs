@@ -3,7 +3,7 @@
 //! over the last [`SIGNAL_DEDUP_WINDOW`] signals.
 
 use temporalio_protos::temporal::api::{
-    common::v1::{Header, Payloads},
+    common::v1::{Header, Payloads, WorkflowExecution},
     history::v1::{WorkflowExecutionSignaledEventAttributes, history_event::Attributes},
     workflowservice::v1::SignalWorkflowExecutionRequest,
 };
@@ -30,13 +30,10 @@ pub fn signal(
             header: req.header.as_ref(),
             identity: &req.identity,
             request_id: &req.request_id,
+            external: None,
         };
         input.validate()?;
-        if input.is_duplicate(cx.state) {
-            return Ok(());
-        }
-        input.record(cx);
-        cx.ensure_workflow_task();
+        input.deliver(cx);
         Ok(())
     })
     .map(|(transition, ())| transition)
@@ -49,6 +46,8 @@ pub(crate) struct SignalInput<'a> {
     pub(crate) header: Option<&'a Header>,
     pub(crate) identity: &'a str,
     pub(crate) request_id: &'a str,
+    /// The run that sent it (SignalExternalWorkflowExecution), if any.
+    pub(crate) external: Option<&'a WorkflowExecution>,
 }
 
 impl SignalInput<'_> {
@@ -57,6 +56,19 @@ impl SignalInput<'_> {
             return Err(EngineError::invalid("signal_name is required"));
         }
         Ok(())
+    }
+
+    /// Records the signal unless its request id was seen, and makes sure a workflow task
+    /// follows (except while the run waits out its first-task backoff: as in Temporal, the
+    /// signal is seen by that first task).
+    pub(crate) fn deliver(&self, cx: &mut Apply<'_>) {
+        if self.is_duplicate(cx.state) {
+            return;
+        }
+        self.record(cx);
+        if !cx.state.first_task_backoff {
+            cx.ensure_workflow_task();
+        }
     }
 
     fn is_duplicate(&self, state: &MutableState) -> bool {
@@ -76,6 +88,7 @@ impl SignalInput<'_> {
                 identity: self.identity.to_string(),
                 header: self.header.cloned(),
                 request_id: self.request_id.to_string(),
+                external_workflow_execution: self.external.cloned(),
                 ..Default::default()
             },
         ));

@@ -1,10 +1,12 @@
 //! StartWorkflowExecution and SignalWithStart: a new run's `WorkflowExecutionStarted`, the
-//! optional signal, the first `WorkflowTaskScheduled`, and the run/execution timeout timers.
+//! optional signal, the first `WorkflowTaskScheduled` — or, for a retried, cron or delayed run,
+//! the WorkflowBackoff timer that schedules it (`first_workflow_task_backoff`) — and the
+//! run/execution timeout timers.
 
 use std::collections::BTreeMap;
 
 use temporalio_protos::temporal::api::{
-    common::v1::WorkflowExecution,
+    common::v1::{RetryPolicy, WorkflowExecution},
     enums::v1::{TaskQueueKind, WorkflowExecutionStatus},
     history::v1::{WorkflowExecutionStartedEventAttributes, history_event::Attributes},
     taskqueue::v1::TaskQueue,
@@ -12,8 +14,10 @@ use temporalio_protos::temporal::api::{
 };
 
 use super::{
-    EngineError, MutableState, ParentInfo, TimerKind, TimerTask, Transition,
+    EngineError, MutableState, ParentInfo, RestartInfo, TimerKind, TimerTask, Transition,
     apply::{Apply, transact},
+    cron::CronSchedule,
+    retry_workflow::{first_run_backoff_ms, workflow_retry_policy},
     signal::SignalInput,
     time::{duration, duration_ms, opt_duration, opt_timestamp},
 };
@@ -40,6 +44,11 @@ pub struct RunLineage {
     pub parent: Option<ParentInfo>,
     /// The root of the parent chain; `None` = the new run itself.
     pub root: Option<WorkflowExecution>,
+    /// The attempt under the workflow retry policy; 0 = 1.
+    pub attempt: i32,
+    /// The first-task backoff of a retried or cron run, ms. Ignored for a first run (its
+    /// backoff comes from its cron schedule and `workflow_start_delay`).
+    pub backoff_ms: i64,
 }
 
 /// A run to start in the same batch as the transition that asked for it (continue-as-new).
@@ -107,6 +116,7 @@ pub fn start_workflow_with_signal(
         header: req.header.as_ref(),
         identity: &req.identity,
         request_id: &req.request_id,
+        external: None,
     };
     signal.validate()?;
     start(
@@ -126,6 +136,10 @@ fn start(
     lineage: &RunLineage,
 ) -> Result<(MutableState, Transition), EngineError> {
     let mut config = RunConfig::from_request(req, run_id)?;
+    let backoff_ms = match lineage.initiator {
+        0 => first_run_backoff_ms(req, now)?,
+        _ => lineage.backoff_ms.max(0),
+    };
     let execution_expiration_ms =
         match (lineage.execution_expiration_ms, config.execution_timeout_ms) {
             (0, 0) => 0,
@@ -171,18 +185,45 @@ fn start(
         root: Some(lineage.root.clone().unwrap_or(execution)),
         execution_expiration_ms,
         continued_execution_run_id: lineage.continued_execution_run_id.clone(),
+        attempt: lineage.attempt.max(1),
+        retry_policy: config.retry_policy.clone(),
+        restart: (config.retry_policy.is_some() || !req.cron_schedule.is_empty()).then(|| {
+            RestartInfo {
+                input: req.input.clone(),
+                header: req.header.clone(),
+                cron_schedule: req.cron_schedule.clone(),
+                last_completion_result: req.last_completion_result.clone(),
+                run_timeout_ms: config.requested_run_timeout_ms,
+                identity: req.identity.clone(),
+                priority: req.priority.clone(),
+            }
+        }),
+        execution_time_ms: now.saturating_add(backoff_ms),
+        first_task_backoff: backoff_ms > 0,
         ..Default::default()
     };
     let (transition, ()) = transact(&mut state, now, |cx| {
-        write_started(cx, req, &config, lineage);
+        write_started(cx, req, &config, lineage, backoff_ms);
         if let Some(signal) = &signal {
             signal.record(cx);
         }
-        cx.schedule_workflow_task(1);
+        if backoff_ms > 0 {
+            let due = now.saturating_add(backoff_ms);
+            cx.timer(TimerTask::new(TimerKind::WorkflowBackoff, due, 0, 0));
+        } else {
+            cx.schedule_workflow_task(1);
+        }
         if config.run_timeout_ms > 0 {
+            // As Temporal: the run timeout counts from the end of the first-task backoff.
+            let mut deadline = now
+                .saturating_add(backoff_ms)
+                .saturating_add(config.run_timeout_ms);
+            if execution_expiration_ms > 0 {
+                deadline = deadline.min(execution_expiration_ms);
+            }
             cx.timer(TimerTask::new(
                 TimerKind::WorkflowRunTimeout,
-                now.saturating_add(config.run_timeout_ms),
+                deadline,
                 0,
                 0,
             ));
@@ -206,7 +247,11 @@ struct RunConfig {
     task_queue: String,
     workflow_task_timeout_ms: i64,
     run_timeout_ms: i64,
+    /// The run timeout as requested (0 = none), before the execution timeout clamps it.
+    requested_run_timeout_ms: i64,
     execution_timeout_ms: i64,
+    /// The workflow retry policy with Temporal's defaults filled in.
+    retry_policy: Option<RetryPolicy>,
 }
 
 impl RunConfig {
@@ -235,21 +280,31 @@ impl RunConfig {
             }
         }
         if !req.cron_schedule.is_empty() {
+            CronSchedule::parse(&req.cron_schedule).map_err(|problem| {
+                EngineError::invalid(format!(
+                    "invalid cron_schedule {:?}: {problem}",
+                    req.cron_schedule
+                ))
+            })?;
+        }
+        let start_delay = duration_ms(req.workflow_start_delay.as_ref(), "workflow_start_delay")?;
+        if start_delay > 0 && !req.cron_schedule.is_empty() {
             return Err(EngineError::invalid(
-                "cron_schedule is not supported by Lockstep yet",
+                "cron_schedule and workflow_start_delay may not be used together",
             ));
         }
-        if duration_ms(req.workflow_start_delay.as_ref(), "workflow_start_delay")? > 0 {
-            return Err(EngineError::invalid(
-                "workflow_start_delay is not supported by Lockstep yet",
-            ));
-        }
+        let retry_policy = req
+            .retry_policy
+            .as_ref()
+            .map(workflow_retry_policy)
+            .transpose()?;
         let execution_timeout_ms = duration_ms(
             req.workflow_execution_timeout.as_ref(),
             "workflow_execution_timeout",
         )?;
-        let mut run_timeout_ms =
+        let requested_run_timeout_ms =
             duration_ms(req.workflow_run_timeout.as_ref(), "workflow_run_timeout")?;
+        let mut run_timeout_ms = requested_run_timeout_ms;
         if execution_timeout_ms > 0 {
             run_timeout_ms = match run_timeout_ms {
                 0 => execution_timeout_ms,
@@ -270,7 +325,9 @@ impl RunConfig {
             task_queue,
             workflow_task_timeout_ms,
             run_timeout_ms,
+            requested_run_timeout_ms,
             execution_timeout_ms,
+            retry_policy,
         })
     }
 }
@@ -280,6 +337,7 @@ fn write_started(
     req: &StartWorkflowExecutionRequest,
     config: &RunConfig,
     lineage: &RunLineage,
+    backoff_ms: i64,
 ) {
     let run_id = cx.state.run_id.clone();
     let expiration = cx.state.execution_expiration_ms;
@@ -310,8 +368,10 @@ fn write_started(
             parent_workflow_execution: parent.as_ref().map(ParentInfo::execution),
             parent_initiated_event_id: parent.as_ref().map_or(0, |p| p.initiated_event_id),
             root_workflow_execution: cx.state.root.clone(),
-            retry_policy: req.retry_policy.clone(),
-            attempt: 1,
+            retry_policy: config.retry_policy.clone(),
+            cron_schedule: req.cron_schedule.clone(),
+            first_workflow_task_backoff: opt_duration(backoff_ms),
+            attempt: cx.state.attempt,
             workflow_execution_expiration_time: opt_timestamp(expiration),
             memo: req.memo.clone(),
             search_attributes: req.search_attributes.clone(),
@@ -429,7 +489,10 @@ mod tests {
             Err(EngineError::InvalidArgument(m)) if m.contains("task_queue")
         ));
         let mut req = start_req();
-        req.cron_schedule = "* * * * *".into();
-        assert!(start_workflow(&req, "run-1", T0).is_err());
+        req.cron_schedule = "* * * *".into();
+        assert!(matches!(
+            start_workflow(&req, "run-1", T0),
+            Err(EngineError::InvalidArgument(m)) if m.contains("cron_schedule") && m.contains("5 fields")
+        ));
     }
 }

@@ -17,7 +17,7 @@ use temporalio_protos::temporal::api::{
 };
 
 use super::{
-    EngineError,
+    EngineError, ExternalRequest, RestartInfo,
     time::{lenient_ms, ms},
     update::UpdateInfo,
 };
@@ -115,6 +115,25 @@ pub struct MutableState {
     /// How many speculative workflow tasks this run had (their generations).
     #[prost(int64, tag = "33")]
     pub(in crate::engine) speculative_tasks: i64,
+    /// Unresolved signals / cancellation requests to other workflows, by initiated event id.
+    #[prost(btree_map = "int64, message", tag = "42")]
+    pub(in crate::engine) externals: BTreeMap<i64, ExternalRequest>,
+    /// The run's attempt under the workflow retry policy, from 1 (0 in states written before
+    /// workflow retries existed: read as 1).
+    #[prost(int32, tag = "43")]
+    pub(in crate::engine) attempt: i32,
+    /// The workflow retry policy with defaults filled in; `None` = runs are not retried.
+    #[prost(message, optional, tag = "44")]
+    pub(in crate::engine) retry_policy: Option<RetryPolicy>,
+    /// What the next run of a retried or cron chain needs; `None` for other runs.
+    #[prost(message, optional, tag = "45")]
+    pub(in crate::engine) restart: Option<RestartInfo>,
+    /// When the first workflow task is (or was) due: start + first-task backoff, unix ms.
+    #[prost(int64, tag = "46")]
+    pub(in crate::engine) execution_time_ms: i64,
+    /// True while the run waits out its first-task backoff (retry, cron, start delay).
+    #[prost(bool, tag = "47")]
+    pub(in crate::engine) first_task_backoff: bool,
 }
 
 /// Where a child run's parent is, and which of its events initiated the child.
@@ -447,6 +466,12 @@ impl MutableState {
     /// The pending child initiated by event `initiated_event_id`, if any.
     pub fn pending_child(&self, initiated_event_id: i64) -> Option<&ChildInfo> {
         self.children.get(&initiated_event_id)
+    }
+
+    /// When the first workflow task is due (unix ms) while the run waits out its first-task
+    /// backoff (retry, cron, start delay); `None` otherwise.
+    pub fn first_task_due_ms(&self) -> Option<i64> {
+        self.first_task_backoff.then_some(self.execution_time_ms)
     }
 
     /// The pending workflow task, if any.

@@ -5,11 +5,13 @@ use temporalio_protos::temporal::api::{
         CancelTimerCommandAttributes, CancelWorkflowExecutionCommandAttributes, Command,
         CompleteWorkflowExecutionCommandAttributes,
         ContinueAsNewWorkflowExecutionCommandAttributes, FailWorkflowExecutionCommandAttributes,
-        RequestCancelActivityTaskCommandAttributes, ScheduleActivityTaskCommandAttributes,
+        RequestCancelActivityTaskCommandAttributes,
+        RequestCancelExternalWorkflowExecutionCommandAttributes,
+        ScheduleActivityTaskCommandAttributes, SignalExternalWorkflowExecutionCommandAttributes,
         StartChildWorkflowExecutionCommandAttributes, StartTimerCommandAttributes,
         command::Attributes as C,
     },
-    common::v1::{ActivityType, Payload, Payloads, WorkflowType},
+    common::v1::{ActivityType, Payload, Payloads, WorkflowExecution, WorkflowType},
     enums::v1::{CommandType, EventType},
     failure::v1::{ApplicationFailureInfo, Failure, failure::FailureInfo},
     taskqueue::v1::TaskQueue,
@@ -20,8 +22,8 @@ use temporalio_protos::temporal::api::{
 };
 
 use super::{
-    MutableState, Transition, activity_task_started, complete_workflow_task, signal,
-    start_workflow, time::duration, workflow_task_started,
+    MutableState, ParentInfo, RunLineage, Transition, activity_task_started,
+    complete_workflow_task, signal, start_workflow, time::duration, workflow_task_started,
 };
 
 pub(crate) const T0: i64 = 1_700_000_000_000;
@@ -80,6 +82,28 @@ pub(crate) fn closed_state() -> MutableState {
     )
     .expect("complete");
     state
+}
+
+/// A fresh run whose first task (2/3) completed with `commands` at T0 ("run-2" for a new run);
+/// the state afterwards and the transition.
+pub(crate) fn first_task_completed(commands: Vec<Command>) -> (MutableState, Transition) {
+    let mut state = task_in_flight();
+    let t = complete_workflow_task(&mut state, 2, 3, 1, &completed_req(commands), "run-2", T0)
+        .expect("complete the first task");
+    (state, t)
+}
+
+/// The lineage of a child run of "parent" (run "p-run", initiated event 5).
+pub(crate) fn child_lineage() -> RunLineage {
+    RunLineage {
+        parent: Some(ParentInfo {
+            namespace: "default".into(),
+            workflow_id: "parent".into(),
+            run_id: "p-run".into(),
+            initiated_event_id: 5,
+        }),
+        ..Default::default()
+    }
 }
 
 /// Makes sure a workflow task is pending (signalling if needed), starts it and returns its
@@ -247,6 +271,42 @@ pub(crate) fn start_child_cmd(workflow_id: &str) -> Command {
                     name: "ChildWorkflow".into(),
                 }),
                 input: Some(payloads("child-in")),
+                ..Default::default()
+            },
+        ),
+    )
+}
+
+pub(crate) fn signal_external_cmd(
+    workflow_id: &str,
+    namespace: &str,
+    signal_name: &str,
+) -> Command {
+    #[allow(deprecated)]
+    let attributes = SignalExternalWorkflowExecutionCommandAttributes {
+        namespace: namespace.into(),
+        execution: Some(WorkflowExecution {
+            workflow_id: workflow_id.into(),
+            run_id: String::new(),
+        }),
+        signal_name: signal_name.into(),
+        input: Some(payloads("ping-in")),
+        ..Default::default()
+    };
+    command(
+        CommandType::SignalExternalWorkflowExecution,
+        C::SignalExternalWorkflowExecutionCommandAttributes(attributes),
+    )
+}
+
+pub(crate) fn cancel_external_cmd(workflow_id: &str, child_workflow_only: bool) -> Command {
+    command(
+        CommandType::RequestCancelExternalWorkflowExecution,
+        C::RequestCancelExternalWorkflowExecutionCommandAttributes(
+            RequestCancelExternalWorkflowExecutionCommandAttributes {
+                workflow_id: workflow_id.into(),
+                child_workflow_only,
+                reason: "stop".into(),
                 ..Default::default()
             },
         ),

@@ -24,10 +24,10 @@ use temporalio_protos::temporal::api::{
 };
 
 use super::{
-    ChildCompletion, ChildInfo, Effect, EngineError, MutableState, ParentInfo, TimerTask,
-    Transition, activity_task_started, cancel_activity, child_closed, child_started,
-    complete_activity, complete_workflow_task, events::is_close_event, fail_activity,
-    fail_workflow_task, fail_workflow_task_by_server, fire_timer, record_heartbeat,
+    ChildCompletion, ChildInfo, Effect, EngineError, ExternalOutcome, MutableState, ParentInfo,
+    TimerTask, Transition, activity_task_started, cancel_activity, child_closed, child_started,
+    complete_activity, complete_workflow_task, events::is_close_event, external_resolved,
+    fail_activity, fail_workflow_task, fail_workflow_task_by_server, fire_timer, record_heartbeat,
     request_cancel_workflow, signal, start_child_failed, start_run, terminate_workflow,
     test_support::*, time::duration, workflow_task_started,
 };
@@ -56,6 +56,12 @@ enum Cmd {
     CancelWorkflow,
     ContinueAsNew,
     StartChild {
+        id: u8,
+    },
+    SignalExternal {
+        id: u8,
+    },
+    CancelExternal {
         id: u8,
     },
 }
@@ -109,6 +115,10 @@ enum Op {
     ChildClosed {
         pick: usize,
     },
+    ExternalResolved {
+        pick: usize,
+        delivered: bool,
+    },
 }
 
 fn cmd_strategy() -> impl Strategy<Value = Cmd> {
@@ -122,6 +132,8 @@ fn cmd_strategy() -> impl Strategy<Value = Cmd> {
         1 => Just(Cmd::Marker),
         1 => Just(Cmd::Upsert),
         2 => (0u8..3).prop_map(|id| Cmd::StartChild { id }),
+        1 => (0u8..3).prop_map(|id| Cmd::SignalExternal { id }),
+        1 => (0u8..3).prop_map(|id| Cmd::CancelExternal { id }),
         1 => prop_oneof![
             Just(Cmd::Complete),
             Just(Cmd::Fail),
@@ -150,6 +162,7 @@ fn op_strategy() -> impl Strategy<Value = Op> {
         3 => (0usize..4).prop_map(|pick| Op::ChildStarted { pick }),
         1 => (0usize..4).prop_map(|pick| Op::ChildStartFailed { pick }),
         3 => (0usize..4).prop_map(|pick| Op::ChildClosed { pick }),
+        2 => (0usize..4, any::<bool>()).prop_map(|(pick, delivered)| Op::ExternalResolved { pick, delivered }),
     ]
 }
 
@@ -409,6 +422,20 @@ impl Driver {
                 let err = self.run(|s, now| child_closed(s, &completion, now));
                 assert!(err.is_none(), "{err:?}");
             }
+            Op::ExternalResolved { pick, delivered } => {
+                let ids: Vec<i64> = self.state.externals.keys().copied().collect();
+                let Some(id) = (!ids.is_empty()).then(|| ids[pick % ids.len()]) else {
+                    return;
+                };
+                let outcome = if delivered {
+                    ExternalOutcome::Delivered
+                } else {
+                    ExternalOutcome::NotFound
+                };
+                let err = self.run(|s, now| external_resolved(s, id, outcome, now));
+                assert!(err.is_none(), "{err:?}");
+                assert!(!self.state.externals.contains_key(&id), "resolved once");
+            }
         }
         self.check_state();
     }
@@ -469,6 +496,8 @@ impl Driver {
             Cmd::CancelWorkflow => cancel_workflow_cmd(),
             Cmd::ContinueAsNew => continue_as_new_cmd("next"),
             Cmd::StartChild { id } => start_child_cmd(&format!("c{id}")),
+            Cmd::SignalExternal { id } => signal_external_cmd(&format!("x{id}"), "", "s"),
+            Cmd::CancelExternal { id } => cancel_external_cmd(&format!("x{id}"), *id == 0),
         }
     }
 

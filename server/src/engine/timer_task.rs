@@ -34,6 +34,9 @@ pub enum TimerKind {
     /// The closed run's retention period ended: the caller deletes the run. The engine itself
     /// ignores it.
     Retention = 10,
+    /// The first-task backoff of a retried, cron or delayed run elapsed: schedule its first
+    /// workflow task.
+    WorkflowBackoff = 11,
 }
 
 /// A durable timer of one run. Prost-encodable because the caller stores it.

@@ -10,6 +10,7 @@
 //! | Tasks      | ns wf run 3 initiated_event_id 0 (start child)        | empty            |
 //! | Tasks      | ns wf run 4 0 0 (notify parent)                       | `ChildCompletion`|
 //! | Tasks      | ns wf run 5 index 0 (parent close policy)             | `ParentCloseAction` |
+//! | Tasks      | ns wf run 6 initiated_event_id 0 (signal/cancel other)| empty            |
 //! | Timers     | fire_at_ms ns wf run timer                            | `TimerTask`      |
 
 use crate::store::keys::KeyBuilder;

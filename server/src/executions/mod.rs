@@ -16,13 +16,15 @@
 //! - `updates`, `update_with_start`: workflow updates (admission, waiting for a stage,
 //!   update-with-start).
 //! - `outbox`: steps that cross from one run to another (child workflows: start, close
-//!   notification, parent close policies), written as rows in the batch of the run that asks
+//!   notification, parent close policies; signals and cancellations of other workflows), written as rows in the batch of the run that asks
 //!   and carried out idempotently afterwards, never holding two workflow locks.
 //!
-//! A continue-as-new commits the closing run and the new run (which becomes the current run)
-//! in ONE batch (`Effect::StartRun`, handled by `stage`).
+//! A continue-as-new, a workflow retry and the next run of a cron schedule commit the closing
+//! run and the new run (which becomes the current run) in ONE batch (`Effect::StartRun`,
+//! handled by `stage`).
 
 mod activity_tasks;
+mod external;
 pub mod keys;
 mod listing;
 mod locks;
@@ -128,6 +130,10 @@ pub enum ExecutionError {
     /// The server is shutting down.
     #[error("the server is shutting down")]
     ShuttingDown,
+    /// The run cannot answer yet (it waits out its first-task backoff); the message says until
+    /// when.
+    #[error("{0}")]
+    WorkflowNotReady(String),
 }
 
 /// The execution service shared by the API handlers.
@@ -501,6 +507,15 @@ impl Executions {
                     batch.put(Keyspace::Tasks, row.clone(), Vec::new());
                     out.outbox.push(OutboxItem::StartChild {
                         parent: run.clone(),
+                        initiated_event_id: *initiated_event_id,
+                        row,
+                    });
+                }
+                Effect::External { initiated_event_id } => {
+                    let row = keys::task(run, outbox::TASK_EXTERNAL, *initiated_event_id, 0);
+                    batch.put(Keyspace::Tasks, row.clone(), Vec::new());
+                    out.outbox.push(OutboxItem::External {
+                        issuer: run.clone(),
                         initiated_event_id: *initiated_event_id,
                         row,
                     });

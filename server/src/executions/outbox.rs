@@ -12,6 +12,10 @@
 //!   batch.
 //! - PARENT_CLOSE (parent run, index): terminate or request cancellation of a child that was
 //!   still open when its parent closed, then delete the row (both steps tolerate repetition).
+//! - EXTERNAL (issuing run, initiated event id): signal or request cancellation of another
+//!   workflow under the target's lock (a signal's request id is derived from the issuing run
+//!   and initiated event, so a retry is deduplicated), then record the outcome on the issuing
+//!   run, deleting the row in that batch.
 
 use std::{sync::Mutex, time::Duration};
 
@@ -36,6 +40,7 @@ use crate::{
 pub(super) const TASK_START_CHILD: u8 = 3;
 pub(super) const TASK_NOTIFY_PARENT: u8 = 4;
 pub(super) const TASK_PARENT_CLOSE: u8 = 5;
+pub(super) const TASK_EXTERNAL: u8 = 6;
 
 /// How long a failed step waits before it is tried again.
 const RETRY_DELAY: Duration = Duration::from_secs(1);
@@ -47,7 +52,7 @@ const IDENTITY: &str = "lockstep-server";
 pub(super) fn is_outbox_kind(kind: u8) -> bool {
     matches!(
         kind,
-        TASK_START_CHILD | TASK_NOTIFY_PARENT | TASK_PARENT_CLOSE
+        TASK_START_CHILD | TASK_NOTIFY_PARENT | TASK_PARENT_CLOSE | TASK_EXTERNAL
     )
 }
 
@@ -70,6 +75,13 @@ pub(crate) enum OutboxItem {
         action: Box<ParentCloseAction>,
         row: Vec<u8>,
     },
+    /// Deliver the signal or cancellation request initiated by `initiated_event_id` of
+    /// `issuer`.
+    External {
+        issuer: RunKey,
+        initiated_event_id: i64,
+        row: Vec<u8>,
+    },
 }
 
 impl OutboxItem {
@@ -85,6 +97,11 @@ impl OutboxItem {
         Ok(match kind {
             TASK_START_CHILD => OutboxItem::StartChild {
                 parent: run,
+                initiated_event_id: id,
+                row,
+            },
+            TASK_EXTERNAL => OutboxItem::External {
+                issuer: run,
                 initiated_event_id: id,
                 row,
             },
@@ -178,6 +195,11 @@ impl Executions {
                 self.notify_parent(completion, row).await
             }
             OutboxItem::ParentClose { action, row } => self.parent_close(action, row).await,
+            OutboxItem::External {
+                issuer,
+                initiated_event_id,
+                row,
+            } => self.external(issuer, *initiated_event_id, row).await,
         }
     }
 
@@ -322,7 +344,7 @@ impl Executions {
     }
 
     /// Finishes a step recorded on a run: a run that is gone or closed just drops the row.
-    async fn settle(
+    pub(super) async fn settle(
         &self,
         recorded: Result<(engine::MutableState, ()), ExecutionError>,
         row: &[u8],
@@ -344,7 +366,7 @@ impl Executions {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use std::{sync::Arc, time::Duration};
 
     use temporalio_protos::temporal::api::{
@@ -367,20 +389,23 @@ mod tests {
         tokens::TokenKey,
     };
 
-    fn open(store: &Arc<MemoryStore>) -> Arc<Executions> {
+    pub(in crate::executions) fn open(store: &Arc<MemoryStore>) -> Arc<Executions> {
         let committer = Committer::start(store.clone());
         let namespaces = Arc::new(Namespaces::load(committer.clone()).unwrap());
         Executions::open(committer, TokenKey::from_bytes([7; 32]), namespaces).unwrap()
     }
 
-    fn execution(workflow_id: &str) -> Option<WorkflowExecution> {
+    pub(in crate::executions) fn execution(workflow_id: &str) -> Option<WorkflowExecution> {
         Some(WorkflowExecution {
             workflow_id: workflow_id.into(),
             run_id: String::new(),
         })
     }
 
-    async fn event_types(executions: &Executions, workflow_id: &str) -> Vec<EventType> {
+    pub(in crate::executions) async fn event_types(
+        executions: &Executions,
+        workflow_id: &str,
+    ) -> Vec<EventType> {
         let history = executions
             .history(&GetWorkflowExecutionHistoryRequest {
                 namespace: "ns".into(),

@@ -13,7 +13,7 @@ use temporalio_protos::temporal::api::{
 };
 use tokio::sync::oneshot;
 
-use super::{ExecutionError, Executions, QueuedTask, watchers::Progress};
+use super::{ExecutionError, Executions, QueuedTask, now_ms, watchers::Progress};
 use crate::matching::{QueueKey, QueueKind};
 
 /// How long a query waits for a worker's answer.
@@ -100,7 +100,16 @@ impl Executions {
             let state = self
                 .load(&run)?
                 .ok_or_else(|| ExecutionError::NotFound(format!("{:?}", run.workflow_id)))?;
-            if state.pending_workflow_task().is_none() {
+            if let Some(due) = state.first_task_due_ms() {
+                // As Temporal: wait for the first task only if it comes before the deadline.
+                let wait_ms = u64::try_from(due.saturating_sub(now_ms())).unwrap_or(0);
+                if tokio::time::Instant::now() + Duration::from_millis(wait_ms) >= deadline {
+                    return Err(ExecutionError::WorkflowNotReady(format!(
+                        "workflow task is not scheduled yet: the run waits for its first \
+                         workflow task until unix ms {due}"
+                    )));
+                }
+            } else if state.pending_workflow_task().is_none() {
                 break state.task_queue().to_string();
             }
             // A workflow task is outstanding: ask once it is done.
@@ -162,5 +171,64 @@ impl Executions {
                 "query is no longer waiting".into(),
             ))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use temporalio_protos::temporal::api::{
+        common::v1::{WorkflowExecution, WorkflowType},
+        query::v1::WorkflowQuery,
+        taskqueue::v1::TaskQueue,
+        workflowservice::v1::StartWorkflowExecutionRequest,
+    };
+
+    use super::*;
+    use crate::{executions::outbox::tests::open, store::MemoryStore};
+
+    /// A run whose first task is a minute away cannot answer within the query timeout: the
+    /// query fails at once, as Temporal's "workflow task is not scheduled yet".
+    #[tokio::test]
+    async fn a_query_before_a_distant_first_task_is_refused_at_once() {
+        let executions = open(&Arc::new(MemoryStore::default()));
+        executions
+            .start_workflow(&StartWorkflowExecutionRequest {
+                namespace: "ns".into(),
+                workflow_id: "later".into(),
+                workflow_type: Some(WorkflowType { name: "W".into() }),
+                task_queue: Some(TaskQueue {
+                    name: "q".into(),
+                    ..Default::default()
+                }),
+                workflow_start_delay: Some(prost_wkt_types::Duration {
+                    seconds: 60,
+                    nanos: 0,
+                }),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        let err = executions
+            .query(&QueryWorkflowRequest {
+                namespace: "ns".into(),
+                execution: Some(WorkflowExecution {
+                    workflow_id: "later".into(),
+                    run_id: String::new(),
+                }),
+                query: Some(WorkflowQuery {
+                    query_type: "state".into(),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            })
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, ExecutionError::WorkflowNotReady(m) if m.contains("not scheduled yet")),
+            "{err:?}"
+        );
+        executions.shutdown();
     }
 }

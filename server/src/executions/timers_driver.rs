@@ -49,9 +49,11 @@ impl Executions {
         let mut consumed = WriteBatch::default();
         consumed.delete(Keyspace::Timers, due.row.clone());
         let timer = due.timer.clone();
+        // A run timeout may start the next run of a retried or cron chain.
+        let next_run_id = uuid::Uuid::new_v4().to_string();
         let outcome = self
             .mutate_unless_unchanged(&due.run, consumed, move |state, now| {
-                engine::fire_timer(state, &timer, now).map(|t| (t, ()))
+                engine::fire_timer_starting(state, &timer, &next_run_id, now).map(|t| (t, ()))
             })
             .await;
         match outcome {

@@ -7,6 +7,7 @@
 //! process that tests can SIGKILL (see [`WorkerProcess`]).
 
 pub mod reset;
+pub mod external;
 pub mod scenarios;
 pub mod search_attributes;
 pub mod updates;
@@ -138,7 +139,7 @@ pub fn client(connection: &Connection) -> Client {
 
 /// The options of every test worker: all the test workflows and activities on `task_queue`.
 pub fn worker_options(task_queue: &str) -> anyhow::Result<WorkerOptions> {
-    Ok(WorkerOptions::new(task_queue)
+    let mut options = WorkerOptions::new(task_queue)
         .sticky_queue_schedule_to_start_timeout(STICKY_SCHEDULE_TO_START)
         .graceful_shutdown_period(Duration::from_secs(1))
         .register_activities(TestActivities)
@@ -162,7 +163,9 @@ pub fn worker_options(task_queue: &str) -> anyhow::Result<WorkerOptions> {
         .register_workflow::<CancelTimerWorkflow>()?
         .register_workflow::<CancelActivityWorkflow>()?
         .register_workflow::<CollectWorkflow>()?
-        .build())
+        .build();
+    external::register(&mut options)?;
+    Ok(options)
 }
 
 /// Stops a running worker (the SDK's `Worker::shutdown_handle`).

@@ -68,14 +68,14 @@ pub const STARTER: &str = "client";
 pub const ADMIN: &str = "admin";
 
 /// How long any single wait in a scenario may take before it fails.
-const WAIT: Duration = Duration::from_secs(60);
+pub(super) const WAIT: Duration = Duration::from_secs(60);
 
 /// A connection, a client and an in-process worker on a fresh task queue.
 pub(crate) struct Setup {
     pub(crate) connection: Connection,
     pub(crate) client: Client,
-    worker: WorkerHandle,
-    task_queue: String,
+    pub(crate) worker: WorkerHandle,
+    pub(crate) task_queue: String,
 }
 
 impl Setup {
@@ -91,7 +91,7 @@ impl Setup {
         }
     }
 
-    fn start_options(&self, workflow_id: &str) -> WorkflowStartOptions {
+    pub(super) fn start_options(&self, workflow_id: &str) -> WorkflowStartOptions {
         WorkflowStartOptions::new(self.task_queue.clone(), workflow_id.to_string()).build()
     }
 
@@ -205,7 +205,7 @@ pub fn events_of(history: &[HistoryEvent], event_type: EventType) -> Vec<&Histor
         .collect()
 }
 
-fn last_event_type(history: &[HistoryEvent]) -> EventType {
+pub(super) fn last_event_type(history: &[HistoryEvent]) -> EventType {
     history
         .last()
         .map(HistoryEvent::event_type)
@@ -444,9 +444,9 @@ pub async fn durable_timer(target: &Target) -> Outcome {
 }
 
 /// A handle on a [`SignalsWorkflow`] run.
-type SignalsHandle = WorkflowHandle<Client, SignalsWorkflowRun>;
+pub(super) type SignalsHandle = WorkflowHandle<Client, SignalsWorkflowRun>;
 
-async fn signal(setup: &Setup, handle: &SignalsHandle, item: &str) {
+pub(super) async fn signal(setup: &Setup, handle: &SignalsHandle, item: &str) {
     setup
         .wait(
             "signal",
@@ -470,7 +470,7 @@ async fn query_items(setup: &Setup, handle: &SignalsHandle) -> Vec<String> {
         .unwrap_or_else(|e| panic!("query items: {e}"))
 }
 
-async fn status<W: HasWorkflowDefinition>(
+pub(super) async fn status<W: HasWorkflowDefinition>(
     setup: &Setup,
     handle: &WorkflowHandle<Client, W>,
 ) -> WorkflowExecutionStatus {
@@ -676,7 +676,7 @@ pub async fn worker_crash_takeover(target: &Target, worker_bin: &Path) -> Outcom
 }
 
 /// The one event of `event_type` in `history` (asserting there is exactly one).
-fn only_event(history: &[HistoryEvent], event_type: EventType) -> &HistoryEvent {
+pub(super) fn only_event(history: &[HistoryEvent], event_type: EventType) -> &HistoryEvent {
     let found = events_of(history, event_type);
     assert_eq!(
         found.len(),
@@ -894,7 +894,7 @@ pub async fn child_id_conflict(target: &Target) -> Outcome {
 }
 
 /// Polls the run's history until it holds an event of `event_type` (at most [`WAIT`]).
-async fn wait_for_event(
+pub(super) async fn wait_for_event(
     connection: &Connection,
     workflow_id: &str,
     run_id: &str,

@@ -1,5 +1,6 @@
 //! `CompleteWorkflowExecution` → `WorkflowExecutionCompleted`; the run closes. Refused with
-//! `UNHANDLED_COMMAND` while events the workflow has not seen are buffered.
+//! `UNHANDLED_COMMAND` while events the workflow has not seen are buffered. A cron run starts
+//! the next run of its schedule in the same batch, named by `new_execution_run_id`.
 
 use temporalio_protos::temporal::api::{
     command::v1::CompleteWorkflowExecutionCommandAttributes,
@@ -8,7 +9,7 @@ use temporalio_protos::temporal::api::{
 };
 
 use super::{CommandContext, ensure_nothing_buffered};
-use crate::engine::{EngineError, apply::Apply};
+use crate::engine::{EngineError, apply::Apply, retry_workflow::after_completion};
 
 pub(super) fn apply(
     cx: &mut Apply<'_>,
@@ -16,16 +17,20 @@ pub(super) fn apply(
     a: &CompleteWorkflowExecutionCommandAttributes,
 ) -> Result<(), EngineError> {
     ensure_nothing_buffered(cx)?;
+    let next = after_completion(cx.state, a.result.as_ref(), ctx.new_run_id, cx.now)?;
     cx.close(
         WorkflowExecutionStatus::Completed,
         Attributes::WorkflowExecutionCompletedEventAttributes(
             WorkflowExecutionCompletedEventAttributes {
                 result: a.result.clone(),
                 workflow_task_completed_event_id: ctx.completed_event_id,
-                new_execution_run_id: String::new(),
+                new_execution_run_id: next.as_ref().map(|n| n.run_id.clone()).unwrap_or_default(),
             },
         ),
     );
+    if let Some(next) = next {
+        cx.continue_with(next);
+    }
     ctx.closed = true;
     Ok(())
 }

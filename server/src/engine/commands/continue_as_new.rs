@@ -2,8 +2,9 @@
 //! new run of the same workflow id starts in the same batch ([`Effect::StartRun`]): same
 //! `first_execution_run_id`, `continued_execution_run_id` = this run, attempt 1, and the
 //! command's input, type, task queue and timeouts (unset ones inherited from this run), with
-//! the parent, the root and the execution deadline carried over. Refused with
-//! `UNHANDLED_COMMAND` while events the workflow has not seen are buffered.
+//! the parent, the root and the execution deadline carried over; `backoff_start_interval`
+//! delays its first workflow task. Refused with `UNHANDLED_COMMAND` while events the workflow
+//! has not seen are buffered.
 
 use std::collections::HashMap;
 
@@ -37,13 +38,8 @@ pub(super) fn apply(
     if !a.cron_schedule.is_empty() {
         return Err(bad("cron_schedule is not supported by Lockstep yet".into()));
     }
-    let backoff = duration_ms(a.backoff_start_interval.as_ref(), "backoff_start_interval")
+    let backoff_ms = duration_ms(a.backoff_start_interval.as_ref(), "backoff_start_interval")
         .map_err(|e| bad(e.to_string()))?;
-    if backoff > 0 {
-        return Err(bad(
-            "backoff_start_interval is not supported by Lockstep yet".into(),
-        ));
-    }
     if ctx.new_run_id.is_empty() {
         return Err(bad("no run id for the new run".into()));
     }
@@ -111,6 +107,9 @@ pub(super) fn apply(
         execution_expiration_ms: state.execution_expiration_ms,
         parent: state.parent.clone(),
         root: state.root.clone(),
+        // The new run's first workflow task waits behind a durable timer.
+        backoff_ms,
+        ..Default::default()
     };
     // The new run must start: refuse the command now rather than fail the commit later.
     start_run(&request, ctx.new_run_id, &lineage, cx.now).map_err(|e| bad(e.to_string()))?;
@@ -224,6 +223,26 @@ mod tests {
         assert_eq!(next.first_execution_run_id(), "run-1");
         assert_eq!(next.run_id(), "run-2");
         assert_eq!(next.workflow_id(), WORKFLOW_ID);
+    }
+
+    #[test]
+    fn a_backoff_start_interval_holds_the_first_task_back() {
+        let mut state = task_in_flight();
+        let mut cmd = continue_as_new_cmd("later");
+        if let Some(
+            temporalio_protos::temporal::api::command::v1::command::Attributes::ContinueAsNewWorkflowExecutionCommandAttributes(a),
+        ) = cmd.attributes.as_mut()
+        {
+            a.backoff_start_interval = Some(crate::engine::time::duration(3_000));
+        }
+        let t = complete_workflow_task(&mut state, 2, 3, 1, &completed_req(vec![cmd]), "run-2", T0)
+            .unwrap();
+        let [Effect::Closed, Effect::StartRun(new)] = &t.effects[..] else {
+            panic!("{:?}", t.effects)
+        };
+        let (next, started) = start_run(&new.request, &new.run_id, &new.lineage, T0).unwrap();
+        assert_eq!(types(&started), [EventType::WorkflowExecutionStarted]);
+        assert!(next.pending_workflow_task().is_none());
     }
 
     #[test]

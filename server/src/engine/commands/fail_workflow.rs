@@ -1,15 +1,16 @@
 //! `FailWorkflowExecution` → `WorkflowExecutionFailed`; the run closes. Refused with
-//! `UNHANDLED_COMMAND` while events the workflow has not seen are buffered. Workflow retries
-//! are not implemented, so the retry state is `RETRY_POLICY_NOT_SET`.
+//! `UNHANDLED_COMMAND` while events the workflow has not seen are buffered. When the retry
+//! policy or the cron schedule asks for it, the next run starts in the same batch and the
+//! event names it (`new_execution_run_id`, `retry_state`: see `engine/retry_workflow.rs`).
 
 use temporalio_protos::temporal::api::{
     command::v1::FailWorkflowExecutionCommandAttributes,
-    enums::v1::{RetryState, WorkflowExecutionStatus},
+    enums::v1::WorkflowExecutionStatus,
     history::v1::{WorkflowExecutionFailedEventAttributes, history_event::Attributes},
 };
 
 use super::{CommandContext, ensure_nothing_buffered};
-use crate::engine::{EngineError, apply::Apply};
+use crate::engine::{EngineError, apply::Apply, retry_workflow::after_failure};
 
 pub(super) fn apply(
     cx: &mut Apply<'_>,
@@ -17,17 +18,22 @@ pub(super) fn apply(
     a: &FailWorkflowExecutionCommandAttributes,
 ) -> Result<(), EngineError> {
     ensure_nothing_buffered(cx)?;
+    let failure = a.failure.clone().unwrap_or_default();
+    let (retry_state, next) = after_failure(cx.state, &failure, ctx.new_run_id, cx.now)?;
     cx.close(
         WorkflowExecutionStatus::Failed,
         Attributes::WorkflowExecutionFailedEventAttributes(
             WorkflowExecutionFailedEventAttributes {
                 failure: a.failure.clone(),
-                retry_state: RetryState::RetryPolicyNotSet as i32,
+                retry_state: retry_state as i32,
                 workflow_task_completed_event_id: ctx.completed_event_id,
-                new_execution_run_id: String::new(),
+                new_execution_run_id: next.as_ref().map(|n| n.run_id.clone()).unwrap_or_default(),
             },
         ),
     );
+    if let Some(next) = next {
+        cx.continue_with(next);
+    }
     ctx.closed = true;
     Ok(())
 }

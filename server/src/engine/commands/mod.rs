@@ -11,7 +11,9 @@ mod fail_workflow;
 mod modify_workflow_properties;
 mod record_marker;
 mod request_cancel_activity;
+mod request_cancel_external;
 mod schedule_activity;
+mod signal_external;
 mod start_child_workflow;
 mod start_timer;
 mod upsert_search_attributes;
@@ -133,6 +135,14 @@ fn apply_one(
         (T::ProtocolMessage, Some(C::ProtocolMessageCommandAttributes(a))) => {
             update::protocol_message(cx, ctx, a)
         }
+        (
+            T::SignalExternalWorkflowExecution,
+            Some(C::SignalExternalWorkflowExecutionCommandAttributes(a)),
+        ) => signal_external::apply(cx, ctx, a),
+        (
+            T::RequestCancelExternalWorkflowExecution,
+            Some(C::RequestCancelExternalWorkflowExecutionCommandAttributes(a)),
+        ) => request_cancel_external::apply(cx, ctx, a),
         (ty, _) if is_supported(ty) => Err(EngineError::rejected(
             bad_cause(ty),
             format!(
@@ -171,6 +181,8 @@ fn is_supported(ty: CommandType) -> bool {
             | T::ContinueAsNewWorkflowExecution
             | T::StartChildWorkflowExecution
             | T::ProtocolMessage
+            | T::SignalExternalWorkflowExecution
+            | T::RequestCancelExternalWorkflowExecution
     )
 }
 
@@ -241,7 +253,7 @@ pub(crate) fn merge_payloads(
 
 #[cfg(test)]
 mod tests {
-    use temporalio_protos::temporal::api::command::v1::SignalExternalWorkflowExecutionCommandAttributes;
+    use temporalio_protos::temporal::api::command::v1::ScheduleNexusOperationCommandAttributes;
 
     use super::*;
     use crate::engine::{complete_workflow_task, test_support::*};
@@ -251,9 +263,9 @@ mod tests {
         let mut state = task_in_flight();
         let before = state.clone();
         let cmd = Command {
-            command_type: CommandType::SignalExternalWorkflowExecution as i32,
-            attributes: Some(C::SignalExternalWorkflowExecutionCommandAttributes(
-                SignalExternalWorkflowExecutionCommandAttributes::default(),
+            command_type: CommandType::ScheduleNexusOperation as i32,
+            attributes: Some(C::ScheduleNexusOperationCommandAttributes(
+                ScheduleNexusOperationCommandAttributes::default(),
             )),
             ..Default::default()
         };
@@ -263,11 +275,8 @@ mod tests {
         let EngineError::CommandRejected { cause, message } = err else {
             panic!("{err:?}")
         };
-        assert_eq!(cause, Cause::BadSignalWorkflowExecutionAttributes);
-        assert!(
-            message.contains("SIGNAL_EXTERNAL_WORKFLOW_EXECUTION"),
-            "{message}"
-        );
+        assert_eq!(cause, Cause::BadScheduleNexusOperationAttributes);
+        assert!(message.contains("SCHEDULE_NEXUS_OPERATION"), "{message}");
         assert!(message.contains("not supported by Lockstep yet"));
         assert_eq!(state, before);
     }

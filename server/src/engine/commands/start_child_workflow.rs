@@ -10,7 +10,9 @@ use temporalio_protos::temporal::api::{
 };
 
 use super::CommandContext;
-use crate::engine::{ChildInfo, Effect, EngineError, apply::Apply, time::duration_ms};
+use crate::engine::{
+    ChildInfo, Effect, EngineError, apply::Apply, cron::CronSchedule, time::duration_ms,
+};
 
 #[allow(deprecated)] // `namespace` and `control` are deprecated but still on the wire.
 pub(super) fn apply(
@@ -32,7 +34,11 @@ pub(super) fn apply(
         ));
     }
     if !a.cron_schedule.is_empty() {
-        return Err(bad("cron_schedule is not supported by Lockstep yet".into()));
+        let schedule = CronSchedule::parse(&a.cron_schedule)
+            .map_err(|problem| bad(format!("invalid cron_schedule: {problem}")))?;
+        if schedule.backoff_ms(cx.now, cx.now).is_none() {
+            return Err(bad("invalid cron_schedule: no time satisfies it".into()));
+        }
     }
     for (value, field) in [
         (&a.workflow_execution_timeout, "workflow_execution_timeout"),
