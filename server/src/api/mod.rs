@@ -331,7 +331,8 @@ impl WorkflowService for WorkflowApi {
     ) -> Result<Response<ResetStickyTaskQueueResponse>, Status> {
         self.state
             .executions
-            .reset_sticky_task_queue(&request.into_inner())?;
+            .reset_sticky_task_queue(&request.into_inner())
+            .await?;
         Ok(reply(ResetStickyTaskQueueResponse::default()))
     }
 
@@ -366,6 +367,8 @@ impl WorkflowService for WorkflowApi {
         &self,
         request: Request<ShutdownWorkerRequest>,
     ) -> Result<Response<ShutdownWorkerResponse>, Status> {
-        Ok(reply(workflows::shutdown_worker(request.into_inner())))
+        Ok(reply(
+            workflows::shutdown_worker(&self.state, request.into_inner()).await,
+        ))
     }
 }

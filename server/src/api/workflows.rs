@@ -213,7 +213,11 @@ pub(crate) async fn poll_nexus(
     Ok(PollNexusTaskQueueResponse::default())
 }
 
-/// Sticky queues are declined, so there is nothing to drop.
-pub(crate) fn shutdown_worker(_request: ShutdownWorkerRequest) -> ShutdownWorkerResponse {
+/// The worker's sticky queue goes away: its waiting tasks move to the normal queue.
+pub(crate) async fn shutdown_worker(
+    state: &ApiState,
+    request: ShutdownWorkerRequest,
+) -> ShutdownWorkerResponse {
+    state.executions.shutdown_worker(&request).await;
     ShutdownWorkerResponse::default()
 }

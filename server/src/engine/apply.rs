@@ -124,30 +124,54 @@ impl Apply<'_> {
             return task.scheduled_event_id;
         }
         self.state.first_task_backoff = false;
-        let task_queue = self.state.task_queue.clone();
+        let mut task = self.new_task(self.state.next_event_id, attempt);
         let scheduled_event_id = self.append(workflow_task::scheduled_attributes(
             self.state,
-            &task_queue,
+            &task.task_queue,
+            task.sticky,
             attempt,
         ));
-        self.state.workflow_task = Some(WorkflowTaskInfo {
-            scheduled_event_id,
-            started_event_id: 0,
-            attempt,
-            task_queue: task_queue.clone(),
-            scheduled_time: Some(timestamp(self.now)),
-            started_time: None,
-            request_id: String::new(),
-            speculative: false,
-            started_identity: String::new(),
-            generation: 0,
-        });
-        self.effect(Effect::WorkflowTask {
-            task_queue,
-            scheduled_event_id,
-            attempt,
-        });
+        task.scheduled_event_id = scheduled_event_id;
+        self.dispatch(task);
         scheduled_event_id
+    }
+
+    /// A new (not yet dispatched) workflow task scheduled now: on the worker's sticky queue
+    /// while stickiness is set, else on the normal queue.
+    pub(crate) fn new_task(&self, scheduled_event_id: i64, attempt: i32) -> WorkflowTaskInfo {
+        let (task_queue, sticky) = match self.state.sticky_task_queue() {
+            Some(sticky) => (sticky.to_string(), true),
+            None => (self.state.task_queue.clone(), false),
+        };
+        WorkflowTaskInfo {
+            scheduled_event_id,
+            attempt,
+            task_queue,
+            sticky,
+            schedule_to_start_ms: if sticky {
+                self.state.sticky_schedule_to_start_ms
+            } else {
+                0
+            },
+            scheduled_time: Some(timestamp(self.now)),
+            ..Default::default()
+        }
+    }
+
+    /// Makes `task` the pending workflow task and enqueues it.
+    pub(crate) fn dispatch(&mut self, task: WorkflowTaskInfo) {
+        self.effect(Effect::WorkflowTask {
+            task_queue: task.task_queue.clone(),
+            scheduled_event_id: task.scheduled_event_id,
+            attempt: task.attempt,
+        });
+        self.state.workflow_task = Some(task);
+    }
+
+    /// Forgets the worker's sticky queue: later tasks go to the normal queue, full history.
+    pub(crate) fn clear_stickiness(&mut self) {
+        self.state.sticky_task_queue.clear();
+        self.state.sticky_schedule_to_start_ms = 0;
     }
 
     /// Makes sure a workflow task will see the events just recorded.
@@ -180,6 +204,7 @@ impl Apply<'_> {
         self.state.timers.clear();
         self.state.externals.clear();
         self.state.buffered_events.clear();
+        self.clear_stickiness();
         // Updates answered earlier in this transition still wake their waiters.
         self.effects.retain(|e| matches!(e, Effect::Update(_)));
         self.effects.push(Effect::Closed);

@@ -16,7 +16,7 @@ use super::{
     activity::on_activity_timer,
     apply::{Apply, transact},
     retry_workflow::after_failure,
-    workflow_task::on_start_to_close_timeout,
+    workflow_task::{on_schedule_to_start_timeout, on_start_to_close_timeout},
 };
 
 /// Fires `timer` at `now` (at or after `timer.fire_at`). For a run timeout that would start
@@ -44,6 +44,7 @@ pub fn fire_timer_starting(
         match timer.kind() {
             TimerKind::UserTimer => fire_user_timer(cx, timer),
             TimerKind::WorkflowTaskStartToClose => on_start_to_close_timeout(cx, timer),
+            TimerKind::WorkflowTaskScheduleToStart => on_schedule_to_start_timeout(cx, timer),
             kind @ (TimerKind::ActivityScheduleToStart
             | TimerKind::ActivityStartToClose
             | TimerKind::ActivityHeartbeat

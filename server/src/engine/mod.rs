@@ -36,7 +36,8 @@
 //! - At most one workflow task is pending; nothing is appended after a closing event.
 //! - Server-side activity retries are invisible in history: `ActivityTaskStarted` is written
 //!   only with the final outcome.
-//! - Workflow tasks are always dispatched on the normal task queue (no sticky execution).
+//! - Workflow tasks go to the worker's sticky queue (with only the new events) while the run is
+//!   sticky, else to the normal task queue with the full history (`workflow_task/sticky.rs`).
 
 mod activity;
 mod apply;
@@ -75,16 +76,16 @@ pub use child::{
     start_child_failed,
 };
 pub use error::EngineError;
-pub use rebuild::{RebuildError, RunIdentity, rebuild};
-pub use reset::{
-    RESET_IDENTITY, RESETTER_IDENTITY, ResetPlan, record_reset, reset_prefix_len, reset_run,
-    terminate_for_reset,
-};
 pub use external::{
     ExternalDelivery, ExternalOutcome, ExternalRequest, ExternalSignal, deliver_external,
     external_delivery, external_resolved,
 };
 pub use fire::{fire_timer, fire_timer_starting};
+pub use rebuild::{RebuildError, RunIdentity, rebuild};
+pub use reset::{
+    RESET_IDENTITY, RESETTER_IDENTITY, ResetPlan, record_reset, reset_prefix_len, reset_run,
+    terminate_for_reset,
+};
 pub use retry_workflow::RestartInfo;
 pub use signal::signal;
 pub use start::{NewRun, RunLineage, start_run, start_workflow, start_workflow_with_signal};
@@ -95,7 +96,8 @@ pub use update::{
     check_update_request, speculative_task_events, update_messages, update_status,
 };
 pub use workflow_task::{
-    complete_workflow_task, fail_workflow_task, fail_workflow_task_by_server, workflow_task_started,
+    complete_workflow_task, fail_workflow_task, fail_workflow_task_by_server, reset_stickiness,
+    workflow_task_started,
 };
 
 use temporalio_protos::temporal::api::history::v1::HistoryEvent;
@@ -123,7 +125,8 @@ impl Transition {
 /// A side effect to carry out after committing a [`Transition`].
 #[derive(Clone, Debug, PartialEq)]
 pub enum Effect {
-    /// Enqueue a workflow task on the normal task queue (sticky execution is declined).
+    /// Enqueue a workflow task on `task_queue`: the normal queue, or the worker's sticky queue
+    /// while the run is sticky.
     WorkflowTask {
         /// The workflow's normal task queue.
         task_queue: String,

@@ -134,6 +134,14 @@ pub struct MutableState {
     /// True while the run waits out its first-task backoff (retry, cron, start delay).
     #[prost(bool, tag = "47")]
     pub(in crate::engine) first_task_backoff: bool,
+    /// The worker's sticky task queue (from the last completed workflow task's
+    /// `sticky_attributes`): the next workflow tasks go there with only the new events, until
+    /// stickiness is cleared (a failed or timed-out task, ResetStickyTaskQueue). Empty = none.
+    #[prost(string, tag = "60")]
+    pub(in crate::engine) sticky_task_queue: String,
+    /// How long a task may wait on the sticky queue before it moves to the normal one, ms.
+    #[prost(int64, tag = "61")]
+    pub(in crate::engine) sticky_schedule_to_start_ms: i64,
 }
 
 /// Where a child run's parent is, and which of its events initiated the child.
@@ -240,12 +248,26 @@ pub struct WorkflowTaskInfo {
     /// task and its successor share ids and attempt, so tokens carry this to tell them apart.
     #[prost(int64, tag = "10")]
     pub generation: i64,
+    /// Dispatched on the worker's sticky queue (`task_queue` is then that queue): the worker
+    /// gets only the events after `previous_started_event_id`.
+    #[prost(bool, tag = "11")]
+    pub sticky: bool,
+    /// For a sticky task: how long it may wait for the worker before it moves to the normal
+    /// queue, ms.
+    #[prost(int64, tag = "12")]
+    pub schedule_to_start_ms: i64,
 }
 
 impl WorkflowTaskInfo {
     /// True once a worker picked the task up.
     pub fn is_started(&self) -> bool {
         self.started_event_id > 0
+    }
+
+    /// For a sticky task: when it stops waiting for the worker (scheduled time + its
+    /// schedule-to-start timeout), unix ms.
+    pub fn sticky_deadline_ms(&self) -> i64 {
+        ms(self.scheduled_time.as_ref()).saturating_add(self.schedule_to_start_ms)
     }
 }
 
@@ -472,6 +494,16 @@ impl MutableState {
     /// backoff (retry, cron, start delay); `None` otherwise.
     pub fn first_task_due_ms(&self) -> Option<i64> {
         self.first_task_backoff.then_some(self.execution_time_ms)
+    }
+
+    /// The worker's sticky task queue, if stickiness is set.
+    pub fn sticky_task_queue(&self) -> Option<&str> {
+        (!self.sticky_task_queue.is_empty()).then_some(self.sticky_task_queue.as_str())
+    }
+
+    /// How long a task may wait on the sticky queue before it moves to the normal one, ms.
+    pub fn sticky_schedule_to_start_ms(&self) -> i64 {
+        self.sticky_schedule_to_start_ms
     }
 
     /// The pending workflow task, if any.

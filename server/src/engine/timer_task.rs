@@ -37,6 +37,17 @@ pub enum TimerKind {
     /// The first-task backoff of a retried, cron or delayed run elapsed: schedule its first
     /// workflow task.
     WorkflowBackoff = 11,
+    /// A workflow task waited too long on the worker's sticky queue: `event_id` = scheduled
+    /// event, `attempt`. Not stored: it is derived from the task's Tasks row (re-armed at
+    /// start-up), so it costs no write.
+    WorkflowTaskScheduleToStart = 12,
+}
+
+impl TimerKind {
+    /// False for timers kept only in memory (re-derived from other rows at start-up).
+    pub fn is_durable(self) -> bool {
+        self != TimerKind::WorkflowTaskScheduleToStart
+    }
 }
 
 /// A durable timer of one run. Prost-encodable because the caller stores it.
@@ -55,13 +66,15 @@ pub struct TimerTask {
     /// The attempt the timer belongs to; 0 when not attempt-specific.
     #[prost(int32, tag = "4")]
     pub attempt: i32,
-    /// The workflow's timer id, for user timers.
+    /// The workflow's timer id, for user timers; the sticky queue, for the (never stored)
+    /// `WorkflowTaskScheduleToStart` timers.
     #[prost(string, tag = "5")]
     pub timer_id: String,
 }
 
 impl TimerTask {
-    pub(crate) fn new(kind: TimerKind, fire_at: i64, event_id: i64, attempt: i32) -> Self {
+    /// A timer of `kind` at `fire_at` for event `event_id`, attempt `attempt`.
+    pub fn new(kind: TimerKind, fire_at: i64, event_id: i64, attempt: i32) -> Self {
         TimerTask {
             fire_at,
             kind: kind as i32,

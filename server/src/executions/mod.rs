@@ -34,6 +34,8 @@ mod reads;
 mod reset;
 mod retention;
 mod start;
+#[cfg(test)]
+mod sticky_tests;
 mod timers_driver;
 mod update_with_start;
 mod updates;
@@ -90,6 +92,10 @@ pub(crate) struct DueTimer {
 struct TaskRow {
     #[prost(string, tag = "1")]
     task_queue: String,
+    /// For a workflow task on a worker's sticky queue: how long it may wait there, ms. Its
+    /// schedule-to-start timer lives only in memory and is re-armed from this at start-up.
+    #[prost(int64, tag = "2")]
+    sticky_schedule_to_start_ms: i64,
 }
 
 /// Why an execution operation failed.
@@ -196,6 +202,7 @@ impl Executions {
         let store = self.committer.store();
         let mut tasks = 0usize;
         let mut outbox = 0usize;
+        let mut timers = 0usize;
         for (key, value) in store.scan_prefix(Keyspace::Tasks, b"", usize::MAX)? {
             let (run, kind, scheduled_event_id, attempt) = keys::parse_task(&key)
                 .map_err(|err| StoreError::malformed_key(Keyspace::Tasks, &key, err))?;
@@ -207,14 +214,18 @@ impl Executions {
             }
             let row = TaskRow::decode(value.as_slice())
                 .map_err(|err| StoreError::decode(Keyspace::Tasks, &key, err))?;
+            if row.sticky_schedule_to_start_ms > 0 {
+                // The worker may be gone: give it its timeout again, then the normal queue.
+                let fire_at = now_ms().saturating_add(row.sticky_schedule_to_start_ms);
+                let due =
+                    sticky_timeout(&run, &row.task_queue, fire_at, scheduled_event_id, attempt);
+                self.timers.insert(fire_at, due);
+                timers += 1;
+            }
             let queue = QueueKey {
                 namespace: run.namespace.clone(),
                 name: row.task_queue,
-                kind: if kind == TASK_ACTIVITY {
-                    QueueKind::Activity
-                } else {
-                    QueueKind::Workflow
-                },
+                kind: queue_kind(kind),
             };
             self.queues.push(
                 &queue,
@@ -227,7 +238,6 @@ impl Executions {
             );
             tasks += 1;
         }
-        let mut timers = 0usize;
         for (key, value) in store.scan_prefix(Keyspace::Timers, b"", usize::MAX)? {
             let timer = TimerTask::decode(value.as_slice())
                 .map_err(|err| StoreError::decode(Keyspace::Timers, &key, err))?;
@@ -448,26 +458,33 @@ impl Executions {
                     scheduled_event_id,
                     attempt,
                 } => {
-                    self.stage_task(
+                    let sticky = state.pending_workflow_task().filter(|task| {
+                        task.sticky
+                            && task.scheduled_event_id == *scheduled_event_id
+                            && task.attempt == *attempt
+                    });
+                    let row = TaskRow {
+                        task_queue: task_queue.clone(),
+                        sticky_schedule_to_start_ms: sticky
+                            .map_or(0, |task| task.schedule_to_start_ms),
+                    };
+                    if let Some(task) = sticky {
+                        let fire_at = task.sticky_deadline_ms();
+                        out.timers.push(sticky_timeout(
+                            run,
+                            task_queue,
+                            fire_at,
+                            *scheduled_event_id,
+                            *attempt,
+                        ));
+                    }
+                    out.queued.push(self.stage_task(
                         batch,
                         run,
                         TASK_WORKFLOW,
-                        task_queue,
+                        row,
                         *scheduled_event_id,
                         *attempt,
-                    );
-                    out.queued.push((
-                        QueueKey {
-                            namespace: run.namespace.clone(),
-                            name: task_queue.clone(),
-                            kind: QueueKind::Workflow,
-                        },
-                        QueuedTask {
-                            run: run.clone(),
-                            scheduled_event_id: *scheduled_event_id,
-                            attempt: *attempt,
-                            query_id: None,
-                        },
                     ));
                 }
                 Effect::ActivityTask {
@@ -475,26 +492,17 @@ impl Executions {
                     scheduled_event_id,
                     attempt,
                 } => {
-                    self.stage_task(
+                    let row = TaskRow {
+                        task_queue: task_queue.clone(),
+                        sticky_schedule_to_start_ms: 0,
+                    };
+                    out.queued.push(self.stage_task(
                         batch,
                         run,
                         TASK_ACTIVITY,
-                        task_queue,
+                        row,
                         *scheduled_event_id,
                         *attempt,
-                    );
-                    out.queued.push((
-                        QueueKey {
-                            namespace: run.namespace.clone(),
-                            name: task_queue.clone(),
-                            kind: QueueKind::Activity,
-                        },
-                        QueuedTask {
-                            run: run.clone(),
-                            scheduled_event_id: *scheduled_event_id,
-                            attempt: *attempt,
-                            query_id: None,
-                        },
                     ));
                 }
                 Effect::Timer(timer) => {
@@ -554,23 +562,33 @@ impl Executions {
         Ok(())
     }
 
+    /// Writes the Tasks row of a workflow or activity task; returns its queue entry.
     fn stage_task(
         &self,
         batch: &mut WriteBatch,
         run: &RunKey,
         kind: u8,
-        task_queue: &str,
+        row: TaskRow,
         scheduled_event_id: i64,
         attempt: i32,
-    ) {
-        let row = TaskRow {
-            task_queue: task_queue.to_string(),
+    ) -> (QueueKey, QueuedTask) {
+        let queue = QueueKey {
+            namespace: run.namespace.clone(),
+            name: row.task_queue.clone(),
+            kind: queue_kind(kind),
         };
         batch.put(
             Keyspace::Tasks,
             keys::task(run, kind, scheduled_event_id, attempt),
             row.encode_to_vec(),
         );
+        let task = QueuedTask {
+            run: run.clone(),
+            scheduled_event_id,
+            attempt,
+            query_id: None,
+        };
+        (queue, task)
     }
 
     fn stage_timer(&self, batch: &mut WriteBatch, run: &RunKey, timer: TimerTask) -> DueTimer {
@@ -613,6 +631,39 @@ struct Staged {
     outbox: Vec<OutboxItem>,
     updates: Vec<engine::UpdateChange>,
     progress: Option<Progress>,
+}
+
+/// The queue kind of a Tasks row kind.
+fn queue_kind(kind: u8) -> QueueKind {
+    if kind == TASK_ACTIVITY {
+        QueueKind::Activity
+    } else {
+        QueueKind::Workflow
+    }
+}
+
+/// The in-memory schedule-to-start timer of a workflow task on a sticky queue (no row: it is
+/// derived from the task's Tasks row).
+/// `timer_id` names the sticky queue (in-memory only: such a timer is never stored).
+fn sticky_timeout(
+    run: &RunKey,
+    sticky_queue: &str,
+    fire_at: i64,
+    scheduled_event_id: i64,
+    attempt: i32,
+) -> DueTimer {
+    let mut timer = TimerTask::new(
+        engine::TimerKind::WorkflowTaskScheduleToStart,
+        fire_at,
+        scheduled_event_id,
+        attempt,
+    );
+    timer.timer_id = sticky_queue.to_string();
+    DueTimer {
+        run: run.clone(),
+        timer,
+        row: Vec::new(),
+    }
 }
 
 /// Milliseconds since the Unix epoch.

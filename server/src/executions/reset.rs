@@ -21,7 +21,7 @@ use temporalio_protos::temporal::api::{
 
 use super::{ExecutionError, Executions, RunKey, keys, now_ms};
 use crate::{
-    engine::{self, EngineError, ResetPlan, RunIdentity, Transition},
+    engine::{self, ResetPlan, RunIdentity, Transition},
     store::{Keyspace, StoreError, WriteBatch},
 };
 
@@ -145,16 +145,17 @@ impl Executions {
         Ok(ResetWorkflowExecutionResponse { run_id: new_run_id })
     }
 
-    /// ResetStickyTaskQueue: sticky execution is declined, so there is nothing to reset; the
-    /// run must exist and be running, as in Temporal.
-    pub fn reset_sticky_task_queue(
+    /// ResetStickyTaskQueue: the run's later workflow tasks go to the normal queue with the
+    /// full history. The run must exist and be running, as in Temporal.
+    pub async fn reset_sticky_task_queue(
         &self,
         request: &ResetStickyTaskQueueRequest,
     ) -> Result<(), ExecutionError> {
-        let (_, state) = self.load_named(&request.namespace, request.execution.as_ref())?;
-        if state.is_closed() {
-            return Err(EngineError::WorkflowClosed.into());
-        }
+        let (run, _) = self.load_named(&request.namespace, request.execution.as_ref())?;
+        self.mutate(&run, WriteBatch::default(), |state, now| {
+            engine::reset_stickiness(state, now).map(|t| (t, ()))
+        })
+        .await?;
         Ok(())
     }
 

@@ -2,12 +2,16 @@
 //! its run that also deletes the timer's row, so it fires at most once even across crashes (a
 //! crash before the commit leaves the row, and it fires after restart). Timers that no longer
 //! apply write nothing but the deletion of their rows, one write per batch of due timers.
+//!
+//! A sticky task's schedule-to-start timer is the exception: it lives only in memory (derived
+//! from the task's Tasks row, re-armed at start-up) and consumes that row and queue entry.
 
 use std::sync::Arc;
 
-use super::{DueTimer, ExecutionError, Executions};
+use super::{DueTimer, ExecutionError, Executions, TASK_WORKFLOW, keys};
 use crate::{
     engine::{self, EngineError, TimerKind},
+    matching::{QueueKey, QueueKind},
     store::{Keyspace, WriteBatch},
 };
 
@@ -17,37 +21,55 @@ pub(super) async fn run(executions: Arc<Executions>) {
         .timers
         .run(move |batch: Vec<DueTimer>| {
             let this = this.clone();
-            async move {
-                let mut stale = WriteBatch::default();
-                for due in batch {
-                    if let Some(row) = this.fire(due).await {
-                        stale.delete(Keyspace::Timers, row);
-                    }
-                }
-                if !stale.is_empty()
-                    && let Err(err) = this.committer.commit(stale).await
-                {
-                    tracing::warn!(error = %err, "could not delete the rows of stale timers");
-                }
-            }
+            async move { this.fire_all(batch).await }
         })
         .await;
 }
 
 impl Executions {
+    /// Fires due timers one after another, then deletes the rows of the stale ones in one
+    /// write.
+    pub(super) async fn fire_all(&self, batch: Vec<DueTimer>) {
+        let mut stale = WriteBatch::default();
+        for due in batch {
+            if let Some((keyspace, row)) = self.fire(due).await {
+                stale.delete(keyspace, row);
+            }
+        }
+        if !stale.is_empty()
+            && let Err(err) = self.committer.commit(stale).await
+        {
+            tracing::warn!(error = %err, "could not delete the rows of stale timers");
+        }
+    }
+
     /// Fires one due timer. A timer that no longer applies (most of them: the task or activity
-    /// it guarded finished in time) changes nothing, so its row is handed back to be deleted
-    /// with the other stale rows of the batch in one write; if that write is lost in a crash,
-    /// the timer just fires again, as stale, after the restart.
-    async fn fire(&self, due: DueTimer) -> Option<Vec<u8>> {
-        if due.timer.kind() == TimerKind::Retention {
+    /// it guarded finished in time) changes nothing, so the row it consumes is handed back to
+    /// be deleted with the other stale rows of the batch in one write; if that write is lost in
+    /// a crash, the timer just fires again, as stale, after the restart.
+    async fn fire(&self, due: DueTimer) -> Option<(Keyspace, Vec<u8>)> {
+        let kind = due.timer.kind();
+        if kind == TimerKind::Retention {
             if let Err(err) = self.delete_run(&due.run, Some(due.row)).await {
                 tracing::error!(error = %err, workflow_id = %due.run.workflow_id, "retention could not delete the run");
             }
             return None;
         }
+        let consumes = if kind == TimerKind::WorkflowTaskScheduleToStart {
+            // Kept only in memory: what it consumes is the sticky task's queue entry and row.
+            self.take_sticky_entry(&due);
+            let row = keys::task(
+                &due.run,
+                TASK_WORKFLOW,
+                due.timer.event_id,
+                due.timer.attempt,
+            );
+            (Keyspace::Tasks, row)
+        } else {
+            (Keyspace::Timers, due.row)
+        };
         let mut consumed = WriteBatch::default();
-        consumed.delete(Keyspace::Timers, due.row.clone());
+        consumed.delete(consumes.0, consumes.1.clone());
         let timer = due.timer.clone();
         // A run timeout may start the next run of a retried or cron chain.
         let next_run_id = uuid::Uuid::new_v4().to_string();
@@ -57,9 +79,9 @@ impl Executions {
             })
             .await;
         match outcome {
-            Ok((_, (), unwritten)) => unwritten.map(|_| due.row),
+            Ok((_, (), unwritten)) => unwritten.map(|_| consumes),
             Err(ExecutionError::NotFound(_) | ExecutionError::Engine(EngineError::NotFound(_))) => {
-                Some(due.row)
+                Some(consumes)
             }
             Err(err) => {
                 // The row stays; the timer fires again after a restart.
@@ -67,6 +89,22 @@ impl Executions {
                 None
             }
         }
+    }
+
+    /// Takes a timed-out sticky task out of its sticky queue, so no poller gets it (it moves
+    /// to the normal queue) and a dead worker's queue does not keep it.
+    fn take_sticky_entry(&self, due: &DueTimer) {
+        let queue = QueueKey {
+            namespace: due.run.namespace.clone(),
+            name: due.timer.timer_id.clone(),
+            kind: QueueKind::Workflow,
+        };
+        self.queues.remove_where(&queue, |task| {
+            task.run == due.run
+                && task.scheduled_event_id == due.timer.event_id
+                && task.attempt == due.timer.attempt
+                && task.query_id.is_none()
+        });
     }
 
     /// Deletes an index row whose run no longer needs it.

@@ -10,7 +10,7 @@ use temporalio_protos::temporal::api::{
     workflowservice::v1::{
         PollWorkflowTaskQueueRequest, PollWorkflowTaskQueueResponse,
         RespondWorkflowTaskCompletedRequest, RespondWorkflowTaskCompletedResponse,
-        RespondWorkflowTaskFailedRequest,
+        RespondWorkflowTaskFailedRequest, ShutdownWorkerRequest,
     },
 };
 use tokio::time::Instant;
@@ -89,7 +89,13 @@ impl Executions {
             query_id: String::new(),
             generation: info.generation,
         };
-        let mut events = self.read_events(&task.run, 1, i64::MAX)?;
+        // A worker's sticky queue gets only what it has not seen: its cache holds the rest.
+        let first = if info.sticky {
+            state.previous_started_event_id().saturating_add(1)
+        } else {
+            1
+        };
+        let mut events = self.read_events(&task.run, first, i64::MAX)?;
         // A speculative task's Scheduled/Started are not in history yet (see engine::update).
         events.extend(engine::speculative_task_events(&state));
         Ok(Some(PollWorkflowTaskQueueResponse {
@@ -246,6 +252,36 @@ impl Executions {
         })
         .await?;
         Ok(())
+    }
+
+    /// ShutdownWorker: the worker's sticky queue has no poller any more, so the tasks waiting
+    /// there move to the normal queue now (as if their schedule-to-start timeout had passed)
+    /// instead of waiting out that timeout.
+    pub async fn shutdown_worker(&self, request: &ShutdownWorkerRequest) {
+        if request.sticky_task_queue.is_empty() {
+            return;
+        }
+        let queue = QueueKey {
+            namespace: request.namespace.clone(),
+            name: request.sticky_task_queue.clone(),
+            kind: QueueKind::Workflow,
+        };
+        let now = super::now_ms();
+        let waiting = self
+            .queues
+            .remove_where(&queue, |task| task.query_id.is_none())
+            .into_iter()
+            .map(|task| {
+                super::sticky_timeout(
+                    &task.run,
+                    &queue.name,
+                    now,
+                    task.scheduled_event_id,
+                    task.attempt,
+                )
+            })
+            .collect();
+        self.fire_all(waiting).await;
     }
 
     /// Verifies a token of `kind` issued for `namespace`.

@@ -149,6 +149,27 @@ impl<T> TaskQueues<T> {
         state.queues.retain(|_, queue| !queue.is_empty());
     }
 
+    /// Takes the queued tasks of `key` that `unwanted` selects (a task that moved to another
+    /// queue, a worker that shut down), in queue order.
+    pub fn remove_where(&self, key: &QueueKey, mut unwanted: impl FnMut(&T) -> bool) -> Vec<T> {
+        let mut state = self.lock();
+        let Some(queue) = state.queues.get_mut(key) else {
+            return Vec::new();
+        };
+        let mut removed = Vec::new();
+        let mut kept = VecDeque::with_capacity(queue.tasks.len());
+        for task in queue.tasks.drain(..) {
+            if unwanted(&task) {
+                removed.push(task);
+            } else {
+                kept.push_back(task);
+            }
+        }
+        queue.tasks = kept;
+        state.remove_if_empty(key);
+        removed
+    }
+
     /// Number of queued tasks of `key` (for tests and describe calls).
     pub fn len(&self, key: &QueueKey) -> usize {
         self.lock().queues.get(key).map_or(0, |q| q.tasks.len())

@@ -261,3 +261,20 @@ async fn concurrent_pushes_and_polls_deliver_every_task_exactly_once() {
     assert_eq!(queues.len(&k), 0);
     assert_eq!(queue_count(&queues), 0);
 }
+
+#[tokio::test(start_paused = true)]
+async fn remove_where_takes_only_the_selected_tasks() {
+    let queues = TaskQueues::new();
+    let k = key("sticky");
+    for i in 0..6 {
+        queues.push(&k, i);
+    }
+    assert_eq!(queues.remove_where(&k, |t| t % 2 == 0), [0, 2, 4]);
+    assert_eq!(
+        queues.remove_where(&key("other"), |_| true),
+        Vec::<i32>::new()
+    );
+    assert_eq!(queues.poll(&k, LONG).await, Some(1));
+    assert_eq!(queues.remove_where(&k, |_| true), [3, 5]);
+    assert_eq!(queue_count(&queues), 0, "an emptied queue is removed");
+}

@@ -6,8 +6,8 @@
 //! `Send`, so it cannot be `tokio::spawn`ed); the `lockstep-test-worker` binary runs one as a
 //! process that tests can SIGKILL (see [`WorkerProcess`]).
 
-pub mod reset;
 pub mod external;
+pub mod reset;
 pub mod scenarios;
 pub mod search_attributes;
 pub mod updates;

@@ -25,7 +25,7 @@ use temporalio_common::HasWorkflowDefinition;
 use temporalio_protos::temporal::api::{
     common::v1::{Payload, Payloads, WorkflowType},
     enums::v1::StartChildWorkflowExecutionFailedCause,
-    enums::v1::{EventType, TimeoutType},
+    enums::v1::{EventType, TaskQueueKind, TimeoutType},
     failure::v1::{Failure, failure::FailureInfo},
     history::v1::{HistoryEvent, history_event::Attributes},
     taskqueue::v1::TaskQueue,
@@ -286,7 +286,51 @@ pub async fn one_activity(target: &Target) -> Outcome {
         last_event_type(&outcome.history),
         EventType::WorkflowExecutionCompleted
     );
+    assert_sticky_after_first_task(&outcome.history, &started_task_queue(&outcome));
     outcome
+}
+
+/// The task queue a scenario's run was started on (from its WorkflowExecutionStarted event).
+fn started_task_queue(outcome: &Outcome) -> String {
+    match outcome.history.first().and_then(|e| e.attributes.as_ref()) {
+        Some(Attributes::WorkflowExecutionStartedEventAttributes(a)) => a
+            .task_queue
+            .as_ref()
+            .map(|q| q.name.clone())
+            .unwrap_or_default(),
+        other => panic!("a history starts with WorkflowExecutionStarted: {other:?}"),
+    }
+}
+
+/// Sticky execution, as the official SDK worker asks for it: the first workflow task is
+/// scheduled on the normal queue, every later one on the worker's own sticky queue (whose
+/// normal name is the workflow's queue).
+pub fn assert_sticky_after_first_task(history: &[HistoryEvent], task_queue: &str) {
+    let queues: Vec<(i32, String, String)> = events_of(history, EventType::WorkflowTaskScheduled)
+        .iter()
+        .map(|event| match &event.attributes {
+            Some(Attributes::WorkflowTaskScheduledEventAttributes(a)) => {
+                let queue = a.task_queue.clone().unwrap_or_default();
+                (queue.kind, queue.name, queue.normal_name)
+            }
+            other => panic!("WorkflowTaskScheduled without its attributes: {other:?}"),
+        })
+        .collect();
+    assert!(queues.len() >= 2, "at least two workflow tasks: {queues:?}");
+    assert_eq!(
+        (queues[0].0, queues[0].1.as_str()),
+        (TaskQueueKind::Normal as i32, task_queue),
+        "the first task goes to the normal queue"
+    );
+    for (kind, name, normal_name) in &queues[1..] {
+        assert_eq!(
+            *kind,
+            TaskQueueKind::Sticky as i32,
+            "later tasks are sticky: {queues:?}"
+        );
+        assert_ne!(name, task_queue, "a sticky queue is the worker's own");
+        assert_eq!(normal_name, task_queue);
+    }
 }
 
 /// b. Retries: `flaky` fails on attempts 1 and 2 (backoff 1 s, then 2 s) and the workflow

@@ -13,9 +13,8 @@ use super::{
     status::{UpdateStatus, update_status},
 };
 use crate::engine::{
-    Effect, EngineError, MutableState, Transition, WorkflowTaskInfo,
+    EngineError, MutableState, Transition, WorkflowTaskInfo,
     apply::{Apply, transact},
-    time::timestamp,
 };
 
 /// Checks what an UpdateWorkflowExecution request must carry, before anything is looked up:
@@ -105,23 +104,13 @@ pub fn admit_update(
 
 /// Schedules a speculative workflow task: in the state and the task queue, not in history.
 pub(crate) fn schedule_speculative(cx: &mut Apply<'_>) {
-    let scheduled_event_id = cx.state.next_event_id;
-    let task_queue = cx.state.task_queue.clone();
     cx.state.speculative_tasks = cx.state.speculative_tasks.saturating_add(1);
-    cx.state.workflow_task = Some(WorkflowTaskInfo {
-        scheduled_event_id,
-        attempt: 1,
-        task_queue: task_queue.clone(),
-        scheduled_time: Some(timestamp(cx.now)),
+    let task = WorkflowTaskInfo {
         speculative: true,
         generation: cx.state.speculative_tasks,
-        ..Default::default()
-    });
-    cx.effect(Effect::WorkflowTask {
-        task_queue,
-        scheduled_event_id,
-        attempt: 1,
-    });
+        ..cx.new_task(cx.state.next_event_id, 1)
+    };
+    cx.dispatch(task);
 }
 
 fn check_limits(state: &MutableState) -> Result<(), EngineError> {

@@ -88,7 +88,7 @@ pub(crate) fn speculative_events(
     let scheduled = event(
         task.scheduled_event_id,
         task.scheduled_time,
-        workflow_task::scheduled_attributes(state, &task.task_queue, task.attempt),
+        workflow_task::scheduled_attributes(state, &task.task_queue, task.sticky, task.attempt),
     );
     let started = task.is_started().then(|| {
         event(

@@ -40,6 +40,7 @@ pub fn complete_workflow_task(
             .clone();
         let mut answers = update::Answers::parse(&req.messages)?;
         commands::check_sequence(&req.commands)?;
+        super::sticky::set_stickiness(cx, req.sticky_attributes.as_ref());
         answers.apply_rejections(cx)?;
         if task.speculative
             && req.commands.is_empty()

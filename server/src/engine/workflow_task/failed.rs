@@ -83,15 +83,21 @@ pub fn fail_workflow_task_by_server(
 }
 
 /// Writes the attempt's outcome (failed or timed out), the buffered events, and schedules the
-/// next attempt.
+/// next attempt. A run that was sticky loses its stickiness, and its next task (on the normal
+/// queue, with the full history) keeps the attempt number: as in Temporal, a worker's cache is
+/// given one fresh try before the task counts as failing again.
 pub(crate) fn end_attempt(cx: &mut Apply<'_>, outcome: Attributes, attempt: i32) {
     // A speculative task that fails or times out is written like any other (Temporal does
     // the same); its updates stay admitted and go with the next attempt.
     cx.materialize_speculative();
     cx.state.workflow_task = None;
     cx.append(outcome);
+    let was_sticky = cx.state.sticky_task_queue().is_some();
+    cx.clear_stickiness();
     let next_attempt = if cx.flush_buffered() {
         1
+    } else if was_sticky {
+        attempt
     } else {
         attempt.saturating_add(1)
     };

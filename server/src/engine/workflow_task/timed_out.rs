@@ -1,6 +1,8 @@
 //! The start-to-close timer of a workflow task fired: if that very attempt is still started,
 //! `WorkflowTaskTimedOut`, the buffered events and the next attempt. This is how a task held
-//! by a crashed worker is handed to another one.
+//! by a crashed worker is handed to another one. Likewise a task that waited too long on a
+//! worker's sticky queue (the worker is gone or busy) times out as `SCHEDULE_TO_START` and
+//! goes to the normal queue.
 
 use temporalio_protos::temporal::api::{
     enums::v1::TimeoutType,
@@ -31,6 +33,28 @@ pub(crate) fn on_start_to_close_timeout(cx: &mut Apply<'_>, timer: &TimerTask) {
             scheduled_event_id: task.scheduled_event_id,
             started_event_id: task.started_event_id,
             timeout_type: TimeoutType::StartToClose as i32,
+        });
+    end_attempt(cx, outcome, task.attempt);
+}
+
+/// Handles a `WorkflowTaskScheduleToStart` timer: the sticky task it guards is still waiting
+/// for a worker. A timer for a task that started, ended or moved on is ignored.
+pub(crate) fn on_schedule_to_start_timeout(cx: &mut Apply<'_>, timer: &TimerTask) {
+    let Some(task) = cx.state.workflow_task.clone() else {
+        return;
+    };
+    if task.is_started()
+        || !task.sticky
+        || task.scheduled_event_id != timer.event_id
+        || task.attempt != timer.attempt
+    {
+        return;
+    }
+    let outcome =
+        Attributes::WorkflowTaskTimedOutEventAttributes(WorkflowTaskTimedOutEventAttributes {
+            scheduled_event_id: task.scheduled_event_id,
+            started_event_id: 0,
+            timeout_type: TimeoutType::ScheduleToStart as i32,
         });
     end_attempt(cx, outcome, task.attempt);
 }

@@ -283,15 +283,24 @@ async fn reset_sticky_task_queue_needs_a_running_run() {
         namespace: NS.into(),
         execution: Some(execution(run_id)),
     };
-    executions.reset_sticky_task_queue(&sticky("")).unwrap();
+    executions
+        .reset_sticky_task_queue(&sticky(""))
+        .await
+        .unwrap();
     executions
         .reset_workflow(&reset_request("", 3, "reset-1"))
         .await
         .unwrap();
-    assert!(executions.reset_sticky_task_queue(&sticky(&base)).is_err());
+    assert!(
+        executions
+            .reset_sticky_task_queue(&sticky(&base))
+            .await
+            .is_err()
+    );
     assert!(
         executions
             .reset_sticky_task_queue(&sticky("missing"))
+            .await
             .is_err()
     );
 }
