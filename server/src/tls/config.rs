@@ -66,6 +66,12 @@ impl TlsMaterial {
                 reason: format!("they do not form a usable pair ({err})"),
             })?;
         config.alpn_protocols = vec![b"h2".to_vec()];
+        // No session resumption: a resumed session skips the client-certificate checks, so a
+        // certificate that expired or lost its CA could keep connecting. Clients hold one
+        // long-lived HTTP/2 connection, so a full handshake per connection costs nothing that
+        // matters (see docs/decisions.md).
+        config.session_storage = Arc::new(rustls::server::NoServerSessionStorage {});
+        config.send_tls13_tickets = 0;
         Ok(config)
     }
 }

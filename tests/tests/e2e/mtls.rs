@@ -148,3 +148,46 @@ async fn only_valid_client_certificates_get_in() {
         .unwrap();
     assert!(described.into_inner().namespace_info.is_some());
 }
+
+/// Connects with `config`, sends the HTTP/2 preface and reads the server's answer (which also
+/// delivers any session tickets); returns how the handshake went.
+async fn handshake_kind(
+    addr: std::net::SocketAddr,
+    config: std::sync::Arc<rustls::ClientConfig>,
+) -> rustls::HandshakeKind {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let name = rustls_pki_types::ServerName::try_from("localhost").unwrap();
+    let mut tls = tokio_rustls::TlsConnector::from(config)
+        .connect(name, tcp)
+        .await
+        .unwrap();
+    tls.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00")
+        .await
+        .unwrap();
+    let mut buf = [0u8; 64];
+    let read = tokio::time::timeout(std::time::Duration::from_secs(10), tls.read(&mut buf)).await;
+    assert!(
+        matches!(read, Ok(Ok(n)) if n > 0),
+        "the server answers: {read:?}"
+    );
+    tls.get_ref().1.handshake_kind().expect("handshake done")
+}
+
+/// Sessions are never resumed: every connection's client certificate is checked again, so a
+/// certificate that expired (or whose CA was rotated out) cannot ride on an earlier session.
+#[tokio::test]
+async fn sessions_are_not_resumed() {
+    let server = DevServer::start();
+    let certs = server.certs_dir();
+    let ca_pem = std::fs::read(certs.join("ca.pem")).unwrap();
+    let admin = Identity::from_dir(&certs, "admin");
+    // One client config, so its session cache carries over from one connection to the next.
+    let config = rustls_config(&ca_pem, Some(&admin), &[&rustls::version::TLS13]);
+    for _ in 0..3 {
+        assert_eq!(
+            handshake_kind(server.addr(), config.clone()).await,
+            rustls::HandshakeKind::Full
+        );
+    }
+}
