@@ -202,10 +202,22 @@ mod tests {
         );
 
         tokio::time::sleep(Duration::from_secs(3)).await;
-        assert!(matches!(
-            executions.describe(&describe),
-            Err(ExecutionError::NotFound(_))
-        ));
+        // The deletion commits on the store's commit thread, in real time, while the paused
+        // clock jumps ahead whenever the runtime idles: wait for it (real time, bounded).
+        let deleted = || {
+            matches!(
+                executions.describe(&describe),
+                Err(ExecutionError::NotFound(_))
+            )
+        };
+        for _ in 0..500 {
+            if deleted() {
+                break;
+            }
+            let pause = || std::thread::sleep(Duration::from_millis(10));
+            tokio::task::spawn_blocking(pause).await.unwrap();
+        }
+        assert!(deleted(), "deleted after the retention period");
         assert!(
             store
                 .scan_prefix(Keyspace::History, b"", usize::MAX)
