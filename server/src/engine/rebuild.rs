@@ -254,20 +254,10 @@ fn apply(
             }
         }
         A::TimerFiredEventAttributes(t) => {
-            end_timer(
-                state,
-                &mut scratch.shadowed,
-                &t.timer_id,
-                t.started_event_id,
-            )?;
+            end_timer(state, scratch, &t.timer_id, t.started_event_id)?;
         }
         A::TimerCanceledEventAttributes(t) => {
-            end_timer(
-                state,
-                &mut scratch.shadowed,
-                &t.timer_id,
-                t.started_event_id,
-            )?;
+            end_timer(state, scratch, &t.timer_id, t.started_event_id)?;
         }
         A::WorkflowExecutionUpdateAdmittedEventAttributes(u) => {
             updates::admit(state, id, u.request.as_ref())?;
@@ -454,10 +444,11 @@ fn pending<'a, V>(map: &'a mut BTreeMap<i64, V>, id: i64, what: &str) -> Result<
 
 fn end_timer(
     state: &mut MutableState,
-    shadowed: &mut BTreeMap<i64, TimerInfo>,
+    scratch: &mut Scratch,
     timer_id: &str,
     started_event_id: i64,
 ) -> Result<(), String> {
+    let shadowed = &mut scratch.shadowed;
     match state.timers.get(timer_id) {
         Some(timer) if timer.started_event_id == started_event_id => {
             state.timers.remove(timer_id);
