@@ -182,7 +182,8 @@ fn apply(
         }
         A::WorkflowTaskFailedEventAttributes(f) => {
             end_task(state, f.scheduled_event_id, f.started_event_id)?;
-            if f.cause() == WorkflowTaskFailedCause::ResetWorkflow {
+            // A worker may report any cause; only the reset's own failure names the new run.
+            if f.cause() == WorkflowTaskFailedCause::ResetWorkflow && !f.new_run_id.is_empty() {
                 restart_for_reset(state, ms(time.as_ref()));
             }
         }
@@ -563,9 +564,11 @@ mod tests {
     use temporalio_protos::temporal::api::enums::v1::EventType;
 
     use super::*;
+    use temporalio_protos::temporal::api::workflowservice::v1::RespondWorkflowTaskFailedRequest;
+
     use crate::engine::{
-        TimerKind, TimerTask, Transition, complete_workflow_task, fire_timer, signal,
-        start_workflow, test_support::*, workflow_task_started,
+        TimerKind, TimerTask, Transition, complete_workflow_task, fail_workflow_task, fire_timer,
+        signal, start_workflow, test_support::*, workflow_task_started,
     };
 
     fn identity() -> RunIdentity<'static> {
@@ -641,6 +644,26 @@ mod tests {
             rebuild(&identity(), &history).unwrap().timers["t1"].started_event_id,
             11
         );
+    }
+
+    /// Only the reset's own `WorkflowTaskFailed` restarts the run: a worker that reports the
+    /// cause `RESET_WORKFLOW` itself changes nothing but the task.
+    #[test]
+    fn a_worker_reported_reset_cause_is_an_ordinary_failure() {
+        let (mut state, mut history) = some_run();
+        history.extend(
+            workflow_task_started(&mut state, 8, 1, "w", "poll-2", T0 + 4)
+                .unwrap()
+                .events,
+        );
+        let req = RespondWorkflowTaskFailedRequest {
+            cause: WorkflowTaskFailedCause::ResetWorkflow as i32,
+            ..Default::default()
+        };
+        let t = fail_workflow_task(&mut state, 8, 9, 1, &req, T0 + 5).unwrap();
+        history.extend(t.events);
+        assert_eq!(state.start_time_ms(), T0);
+        assert_rebuilds(&state, &history);
     }
 
     #[test]
