@@ -301,8 +301,9 @@ macro_rules! update_scenarios {
 
 update_scenarios!(
     both: update_accepted, update_rejected, update_same_id_twice, update_with_start,
-        update_bad_requests;
+        update_bad_requests, update_then_reset;
     differential: update_accepted, update_rejected, update_same_id_twice, update_with_start,
+        update_then_reset,
 );
 
 same_events!(

@@ -368,6 +368,9 @@ fn waiting_child(cx: &Apply<'_>, initiated_event_id: i64) -> Option<ChildInfo> {
 /// Writes (or buffers) `ChildWorkflowExecutionStarted` and marks the child started. While the
 /// event is buffered the child's `started_event_id` stays 0; the flush fills it in.
 fn record_started(cx: &mut Apply<'_>, initiated_event_id: i64, child_run_id: &str) {
+    // A speculative task's events come first (`record` writes them): the id read below must
+    // be the one the started event gets.
+    cx.materialize_speculative();
     let buffered = cx.state.task_started();
     let next_id = cx.state.next_event_id;
     let Some(child) = cx.state.children.get_mut(&initiated_event_id) else {

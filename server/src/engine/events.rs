@@ -52,6 +52,7 @@ pub(crate) fn event_type(attributes: &Attributes) -> EventType {
         A::ChildWorkflowExecutionTerminatedEventAttributes(_) => {
             E::ChildWorkflowExecutionTerminated
         }
+        A::WorkflowExecutionUpdateAdmittedEventAttributes(_) => E::WorkflowExecutionUpdateAdmitted,
         A::WorkflowExecutionUpdateAcceptedEventAttributes(_) => E::WorkflowExecutionUpdateAccepted,
         A::WorkflowExecutionUpdateCompletedEventAttributes(_) => {
             E::WorkflowExecutionUpdateCompleted

@@ -2,11 +2,26 @@
 //! that wrote those events left it. A reset builds its new run this way from the base run's
 //! prefix (`reset.rs`).
 //!
-//! History records everything a transition decides except the attempt-level state of
-//! activities (retries are invisible in history: attempt, last failure, backoff, heartbeats),
-//! events still buffered behind a started workflow task, and `state_transition_count`. A rebuilt
-//! activity is therefore at attempt 1, as Temporal's state rebuilder leaves it; the property
-//! test in `engine/tests.rs` checks that everything else equals the state the engine kept.
+//! History records everything a transition decides except (see [`history_view`]):
+//! - the attempt-level state of activities (retries are invisible in history: attempt, last
+//!   failure, backoff, heartbeats); a rebuilt activity is at attempt 1, as Temporal's state
+//!   rebuilder leaves it;
+//! - events still buffered behind a started workflow task, and `state_transition_count`;
+//! - updates a client admitted and the workflow has not accepted (Temporal keeps them in
+//!   memory, we in the state; only their acceptance is written) and the admission counter that
+//!   orders their delivery; a speculative workflow task that has not turned real, the count of
+//!   speculative tasks and the generation of the pending task (task tokens name the run, so a
+//!   rebuilt run may number its speculative tasks afresh);
+//! - what a reset keeps outside the runs' histories: the reset request id of the run it
+//!   created and the new run's id on the base run.
+//!
+//! Updates are rebuilt from their events: `WorkflowExecutionUpdateAdmitted` (written when a
+//! reset reapplies an update) admits one, delivered with the next started task;
+//! `WorkflowExecutionUpdateAccepted` and `…Completed` move it on, so a rebuilt run answers a
+//! known update id as the original did. The `WorkflowTaskFailed` a reset writes
+//! (`RESET_WORKFLOW`) restarts the run there, as `reset.rs` does: start time, execution
+//! expiration, pending activities scheduled anew. The property test in `engine/tests.rs`
+//! checks that everything else equals the state the engine kept.
 //!
 //! The history must be one the engine wrote: ids contiguous from 1, `WorkflowExecutionStarted`
 //! first, nothing after a close, and every event referring to something pending (a task, an
@@ -17,7 +32,7 @@ use std::collections::BTreeMap;
 use prost::Message;
 use temporalio_protos::temporal::api::{
     command::v1::StartChildWorkflowExecutionCommandAttributes,
-    enums::v1::WorkflowExecutionStatus as Status,
+    enums::v1::{WorkflowExecutionStatus as Status, WorkflowTaskFailedCause},
     history::v1::{
         HistoryEvent, StartChildWorkflowExecutionInitiatedEventAttributes,
         WorkflowExecutionStartedEventAttributes, history_event::Attributes,
@@ -25,13 +40,16 @@ use temporalio_protos::temporal::api::{
 };
 
 use super::{
-    ActivityInfo, ChildInfo, MutableState, ParentInfo, WorkflowTaskInfo,
+    ActivityInfo, ChildInfo, MutableState, ParentInfo, UpdateInfo, WorkflowTaskInfo,
     commands::merge_payloads,
     events::{activity_final_scheduled_id, child_close_initiated_id},
     signal::SIGNAL_DEDUP_WINDOW,
     state::TimerInfo,
-    time::{lenient_ms, ms},
+    time::{lenient_ms, ms, timestamp},
+    update,
 };
+
+mod updates;
 
 /// What a run's history does not record about the run itself.
 #[derive(Clone, Copy, Debug)]
@@ -67,7 +85,7 @@ pub fn rebuild(
         next_event_id: 1,
         ..Default::default()
     };
-    let mut shadowed = BTreeMap::new();
+    let mut scratch = Scratch::default();
     for event in events {
         let position = state.next_event_id;
         let fail = |reason: String| RebuildError {
@@ -87,7 +105,7 @@ pub fn rebuild(
             .attributes
             .as_ref()
             .ok_or_else(|| fail("event without attributes".into()))?;
-        apply(&mut state, &mut shadowed, event, attributes).map_err(fail)?;
+        apply(&mut state, &mut scratch, event, attributes).map_err(fail)?;
         state.next_event_id = event.event_id.saturating_add(1);
         let size = i64::try_from(event.encoded_len()).unwrap_or(i64::MAX);
         state.history_size_bytes = state.history_size_bytes.saturating_add(size);
@@ -101,12 +119,22 @@ pub fn rebuild(
     Ok(state)
 }
 
-/// Applies one event to the state, as the transition that wrote it did. `shadowed` holds user
-/// timers whose id a newer timer took while their `TimerFired` was still buffered (it comes
-/// later in history), by started event id.
+/// What the rebuild keeps between events besides the state.
+#[derive(Default)]
+struct Scratch {
+    /// User timers whose id a newer timer took while their `TimerFired` was still buffered (it
+    /// comes later in history), by started event id.
+    shadowed: BTreeMap<i64, TimerInfo>,
+    /// The admitted updates the last completed workflow task carried: its completion accepted
+    /// them (their Accepted events follow) or the engine dropped them (rejected or left
+    /// unanswered, which history does not show), so they leave the state until accepted.
+    answering: BTreeMap<String, UpdateInfo>,
+}
+
+/// Applies one event to the state, as the transition that wrote it did.
 fn apply(
     state: &mut MutableState,
-    shadowed: &mut BTreeMap<i64, TimerInfo>,
+    scratch: &mut Scratch,
     event: &HistoryEvent,
     a: &Attributes,
 ) -> Result<(), String> {
@@ -144,13 +172,20 @@ fn apply(
             task.started_event_id = id;
             task.started_time = time;
             task.request_id = s.request_id.clone();
+            task.started_identity = s.identity.clone();
+            update::mark_sent(state);
         }
         A::WorkflowTaskCompletedEventAttributes(c) => {
             end_task(state, c.scheduled_event_id, c.started_event_id)?;
             state.previous_started_event_id = c.started_event_id;
+            scratch.answering = updates::take_carried(state);
         }
         A::WorkflowTaskFailedEventAttributes(f) => {
             end_task(state, f.scheduled_event_id, f.started_event_id)?;
+            // A worker may report any cause; only the reset's own failure names the new run.
+            if f.cause() == WorkflowTaskFailedCause::ResetWorkflow && !f.new_run_id.is_empty() {
+                restart_for_reset(state, ms(time.as_ref()));
+            }
         }
         A::WorkflowTaskTimedOutEventAttributes(t) => {
             end_task(state, t.scheduled_event_id, t.started_event_id)?;
@@ -216,15 +251,23 @@ fn apply(
                 fire_at_ms,
             };
             if let Some(older) = state.timers.insert(t.timer_id.clone(), timer) {
-                shadowed.insert(older.started_event_id, older);
+                scratch.shadowed.insert(older.started_event_id, older);
             }
         }
         A::TimerFiredEventAttributes(t) => {
-            end_timer(state, shadowed, &t.timer_id, t.started_event_id)?;
+            end_timer(state, scratch, &t.timer_id, t.started_event_id)?;
         }
         A::TimerCanceledEventAttributes(t) => {
-            end_timer(state, shadowed, &t.timer_id, t.started_event_id)?;
+            end_timer(state, scratch, &t.timer_id, t.started_event_id)?;
         }
+        A::WorkflowExecutionUpdateAdmittedEventAttributes(u) => {
+            updates::admit(state, id, u.request.as_ref())?;
+        }
+        A::WorkflowExecutionUpdateAcceptedEventAttributes(u) => {
+            let carried = &mut scratch.answering;
+            updates::accept(state, carried, id, u)?;
+        }
+        A::WorkflowExecutionUpdateCompletedEventAttributes(u) => updates::complete(state, id, u)?,
         A::MarkerRecordedEventAttributes(_) => {}
         A::UpsertWorkflowSearchAttributesEventAttributes(u) => {
             if let Some(attributes) = &u.search_attributes {
@@ -402,10 +445,11 @@ fn pending<'a, V>(map: &'a mut BTreeMap<i64, V>, id: i64, what: &str) -> Result<
 
 fn end_timer(
     state: &mut MutableState,
-    shadowed: &mut BTreeMap<i64, TimerInfo>,
+    scratch: &mut Scratch,
     timer_id: &str,
     started_event_id: i64,
 ) -> Result<(), String> {
+    let shadowed = &mut scratch.shadowed;
     match state.timers.get(timer_id) {
         Some(timer) if timer.started_event_id == started_event_id => {
             state.timers.remove(timer_id);
@@ -424,7 +468,8 @@ fn end_timer(
     }
 }
 
-/// What `Apply::close` leaves: nothing pending.
+/// What `Apply::close` leaves: nothing pending, admitted updates dropped (accepted and
+/// completed ones stay to answer their ids).
 fn close(state: &mut MutableState, status: Status, time: Option<prost_wkt_types::Timestamp>) {
     state.status = status as i32;
     state.close_time_ms = ms(time.as_ref());
@@ -432,6 +477,23 @@ fn close(state: &mut MutableState, status: Status, time: Option<prost_wkt_types:
     state.activities.clear();
     state.timers.clear();
     state.children.clear();
+    state.updates.retain(|_, u| !u.is_admitted());
+}
+
+/// What `reset::reset_run` changed besides writing events, at its `WorkflowTaskFailed`: the
+/// run starts at the reset, its execution timeout restarts then, and its pending activities
+/// are scheduled again then.
+fn restart_for_reset(state: &mut MutableState, time: i64) {
+    state.start_time_ms = time;
+    state.execution_expiration_ms = if state.execution_timeout_ms > 0 {
+        time.saturating_add(state.execution_timeout_ms)
+    } else {
+        0
+    };
+    for info in state.activities.values_mut() {
+        info.scheduled_time = Some(timestamp(time));
+        info.current_attempt_scheduled_time = info.scheduled_time;
+    }
 }
 
 /// Asserts that `history` rebuilds into `state` as far as history records it (see the module
@@ -451,12 +513,31 @@ pub(crate) fn assert_rebuilds(state: &MutableState, history: &[HistoryEvent]) {
     assert_eq!(rebuilt, history_view(state), "rebuilt state differs");
 }
 
-/// `state` without what history does not record: the attempt-level activity state and the
-/// transition count.
+/// `state` without what history does not record (see the module docs), each for its reason.
 #[cfg(test)]
 fn history_view(state: &MutableState) -> MutableState {
     let mut view = state.clone();
+    // Bookkeeping of the transitions, not of the run.
     view.state_transition_count = 0;
+    // A reset's request id (idempotency) is in no event; nor is the run a reset created from
+    // this one (the base run's history is not rewritten).
+    view.reset_request_id.clear();
+    view.reset_run_id.clear();
+    // A client's admission writes nothing (only the acceptance does), and a rejection erases
+    // the update: neither leaves a trace, nor does the admission counter, which orders the
+    // deliveries of such updates only.
+    view.updates
+        .retain(|_, u| !u.is_admitted() || u.admission_in_history());
+    view.updates_admitted = 0;
+    // A speculative task is in history only once it turned real; the generation tells apart
+    // speculative tasks within one run (tokens name the run), so a rebuilt run numbers anew.
+    view.speculative_tasks = 0;
+    if view.workflow_task.as_ref().is_some_and(|t| t.speculative) {
+        view.workflow_task = None;
+    }
+    if let Some(task) = view.workflow_task.as_mut() {
+        task.generation = 0;
+    }
     for info in view.activities.values_mut() {
         *info = ActivityInfo {
             attempt: 1,
@@ -483,9 +564,11 @@ mod tests {
     use temporalio_protos::temporal::api::enums::v1::EventType;
 
     use super::*;
+    use temporalio_protos::temporal::api::workflowservice::v1::RespondWorkflowTaskFailedRequest;
+
     use crate::engine::{
-        TimerKind, TimerTask, Transition, complete_workflow_task, fire_timer, signal,
-        start_workflow, test_support::*, workflow_task_started,
+        TimerKind, TimerTask, Transition, complete_workflow_task, fail_workflow_task, fire_timer,
+        signal, start_workflow, test_support::*, workflow_task_started,
     };
 
     fn identity() -> RunIdentity<'static> {
@@ -561,6 +644,26 @@ mod tests {
             rebuild(&identity(), &history).unwrap().timers["t1"].started_event_id,
             11
         );
+    }
+
+    /// Only the reset's own `WorkflowTaskFailed` restarts the run: a worker that reports the
+    /// cause `RESET_WORKFLOW` itself changes nothing but the task.
+    #[test]
+    fn a_worker_reported_reset_cause_is_an_ordinary_failure() {
+        let (mut state, mut history) = some_run();
+        history.extend(
+            workflow_task_started(&mut state, 8, 1, "w", "poll-2", T0 + 4)
+                .unwrap()
+                .events,
+        );
+        let req = RespondWorkflowTaskFailedRequest {
+            cause: WorkflowTaskFailedCause::ResetWorkflow as i32,
+            ..Default::default()
+        };
+        let t = fail_workflow_task(&mut state, 8, 9, 1, &req, T0 + 5).unwrap();
+        history.extend(t.events);
+        assert_eq!(state.start_time_ms(), T0);
+        assert_rebuilds(&state, &history);
     }
 
     #[test]

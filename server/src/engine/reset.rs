@@ -9,9 +9,19 @@
 //!    schedule-to-close deadline restarts now (the prefix never leaves one started: that would
 //!    split the batch in which `ActivityTaskStarted` and the activity's outcome were written,
 //!    and such a point is refused, as Temporal refuses points inside an event batch);
-//! 3. the signals the base run (and the runs it continued as new into) received after the reset
-//!    point, as new `WorkflowExecutionSignaled` events, unless excluded;
+//! 3. what the base run (and the runs it continued as new into) received after the reset
+//!    point, in history order, unless excluded: its signals as new `WorkflowExecutionSignaled`
+//!    events, and its updates — each `WorkflowExecutionUpdateAccepted` that carries the
+//!    request, and each `WorkflowExecutionUpdateAdmitted` — as `WorkflowExecutionUpdateAdmitted`
+//!    events (origin REAPPLY), as Temporal's resetter does; the worker runs them again;
 //! 4. `WorkflowTaskScheduled` (attempt 1).
+//!
+//! Updates in the prefix keep their state (`rebuild.rs`): a completed one answers its id with
+//! the same outcome, an accepted one is completed by the new run. Updates clients had admitted
+//! into the replaced run (not in any history) are dropped when it is terminated, their waiters
+//! told the update was aborted, as Temporal aborts them. The speculative-task counter restarts
+//! at 0 in the new run: task tokens name the run, so a generation only has to be unique within
+//! one run.
 //!
 //! The state is the prefix rebuilt (`rebuild.rs`); pending user timers are armed again for
 //! their original fire time, and the run's start time and its run and execution timeouts
@@ -38,6 +48,7 @@ use super::{
     apply::{Apply, transact},
     signal::SignalInput,
     time::timestamp,
+    update,
 };
 
 /// Identity on the events a reset writes into the new run (Temporal's history service).
@@ -62,6 +73,8 @@ pub struct ResetPlan<'a> {
     pub finish_event_id: i64,
     /// Reapply the signals received after the reset point (the default).
     pub reapply_signals: bool,
+    /// Reapply the updates accepted after the reset point (the default).
+    pub reapply_updates: bool,
 }
 
 /// How many of the base run's events the new run keeps: those before `finish_event_id`, which
@@ -122,9 +135,7 @@ pub fn reset_run(
         fail_reset_task(cx, plan, task.scheduled_event_id, task.started_event_id);
         restart_activities(cx);
         rearm_timers(cx);
-        if plan.reapply_signals {
-            reapply_signals(cx, later);
-        }
+        reapply(cx, later, plan);
         cx.schedule_workflow_task(1);
         restart_timeouts(cx);
         Ok(())
@@ -180,6 +191,9 @@ fn fail_reset_task(cx: &mut Apply<'_>, plan: &ResetPlan<'_>, scheduled: i64, sta
         started
     } else {
         let history_size_bytes = cx.state.history_size_bytes;
+        // Like any started task it carries the admitted updates (to nobody here): they go
+        // again with the next task, and a rebuild of this history sees the same.
+        update::mark_sent(cx.state);
         cx.append(Attributes::WorkflowTaskStartedEventAttributes(
             WorkflowTaskStartedEventAttributes {
                 scheduled_event_id: scheduled,
@@ -242,20 +256,41 @@ fn rearm_timers(cx: &mut Apply<'_>) {
     }
 }
 
-/// Appends the signals of `later` as new events (same name, input, header, identity and
-/// request id), as Temporal's reapply does.
-fn reapply_signals(cx: &mut Apply<'_>, later: &[HistoryEvent]) {
+/// Appends what `later` received, in order, as Temporal's reapply does: signals as new
+/// events (same name, input, header, identity and request id), updates as admitted ones. An
+/// accepted event without its request follows the admitted event that has it, which is
+/// reapplied instead.
+fn reapply(cx: &mut Apply<'_>, later: &[HistoryEvent], plan: &ResetPlan<'_>) {
     for event in later {
-        if let Some(Attributes::WorkflowExecutionSignaledEventAttributes(s)) = &event.attributes {
-            SignalInput {
-                name: &s.signal_name,
-                input: s.input.as_ref(),
-                header: s.header.as_ref(),
-                identity: &s.identity,
-                request_id: &s.request_id,
-                external: s.external_workflow_execution.as_ref(),
+        match &event.attributes {
+            Some(Attributes::WorkflowExecutionSignaledEventAttributes(s))
+                if plan.reapply_signals =>
+            {
+                SignalInput {
+                    name: &s.signal_name,
+                    input: s.input.as_ref(),
+                    header: s.header.as_ref(),
+                    identity: &s.identity,
+                    request_id: &s.request_id,
+                    external: s.external_workflow_execution.as_ref(),
+                }
+                .record(cx);
             }
-            .record(cx);
+            Some(Attributes::WorkflowExecutionUpdateAcceptedEventAttributes(a))
+                if plan.reapply_updates =>
+            {
+                if let Some(request) = &a.accepted_request {
+                    update::admit_reapplied(cx, request);
+                }
+            }
+            Some(Attributes::WorkflowExecutionUpdateAdmittedEventAttributes(a))
+                if plan.reapply_updates =>
+            {
+                if let Some(request) = &a.request {
+                    update::admit_reapplied(cx, request);
+                }
+            }
+            _ => {}
         }
     }
 }

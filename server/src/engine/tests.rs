@@ -1,9 +1,11 @@
-//! Property test: random sequences of operations — signals, workflow tasks started, completed
-//! with random commands or failed, activities started/completed/failed/canceled, heartbeats,
-//! timers fired (stale ones too), cancellation and termination — keep the history invariants.
-//! Operations are driven like the real caller would: effects arm timers that later fire, and a
-//! rejected completion is followed by `fail_workflow_task_by_server`. After every operation the
-//! history must rebuild into the state the engine kept (`rebuild::assert_rebuilds`).
+//! Property test: random sequences of operations — signals, updates, workflow tasks started
+//! (speculative ones too), completed with random commands and update answers or failed,
+//! activities started/completed/failed/canceled, heartbeats, timers fired (stale ones too),
+//! cancellation, termination and resets (the driver follows the new run) — keep the history
+//! invariants. Operations are driven like the real caller would: effects arm timers that later
+//! fire, and a rejected completion is followed by `fail_workflow_task_by_server`. After every
+//! operation the history must rebuild into the state the engine kept
+//! (`rebuild::assert_rebuilds`).
 
 use std::collections::BTreeMap;
 
@@ -25,12 +27,17 @@ use temporalio_protos::temporal::api::{
 
 use super::{
     ChildCompletion, ChildInfo, Effect, EngineError, ExternalOutcome, MutableState, ParentInfo,
-    TimerTask, Transition, activity_task_started, cancel_activity, child_closed, child_started,
-    complete_activity, complete_workflow_task, events::is_close_event, external_resolved,
-    fail_activity, fail_workflow_task, fail_workflow_task_by_server, fire_timer, record_heartbeat,
+    TimerTask, Transition, activity_task_started, admit_update, cancel_activity, child_closed,
+    child_started, complete_activity, complete_workflow_task, events::is_close_event,
+    external_resolved, fail_activity, fail_workflow_task, fail_workflow_task_by_server,
+    fire_timer, record_heartbeat,
     request_cancel_workflow, signal, start_child_failed, start_run, terminate_workflow,
-    test_support::*, time::duration, workflow_task_started,
+    test_support::*, time::duration, update::test_support::update_req, workflow_task_started,
 };
+
+mod updates_and_resets;
+
+use updates_and_resets::{Ans, ans_strategy};
 
 #[derive(Clone, Debug)]
 enum Cmd {
@@ -71,11 +78,15 @@ enum Op {
     Signal {
         request_id: u8,
     },
+    Update {
+        id: u8,
+    },
     StartTask {
         wrong: bool,
     },
     CompleteTask {
         cmds: Vec<Cmd>,
+        answers: Vec<Ans>,
         force: bool,
         wrong: bool,
     },
@@ -119,6 +130,10 @@ enum Op {
         pick: usize,
         delivered: bool,
     },
+    Reset {
+        pick: usize,
+        reapply: bool,
+    },
 }
 
 fn cmd_strategy() -> impl Strategy<Value = Cmd> {
@@ -146,9 +161,15 @@ fn cmd_strategy() -> impl Strategy<Value = Cmd> {
 fn op_strategy() -> impl Strategy<Value = Op> {
     prop_oneof![
         3 => (0u8..6).prop_map(|request_id| Op::Signal { request_id }),
+        4 => (0u8..4).prop_map(|id| Op::Update { id }),
         6 => prop::bool::weighted(0.1).prop_map(|wrong| Op::StartTask { wrong }),
-        6 => (prop::collection::vec(cmd_strategy(), 0..4), prop::bool::weighted(0.2), prop::bool::weighted(0.1))
-            .prop_map(|(cmds, force, wrong)| Op::CompleteTask { cmds, force, wrong }),
+        6 => (
+            prop::collection::vec(cmd_strategy(), 0..4),
+            prop::collection::vec(ans_strategy(), 0..3),
+            prop::bool::weighted(0.2),
+            prop::bool::weighted(0.1),
+        )
+            .prop_map(|(cmds, answers, force, wrong)| Op::CompleteTask { cmds, answers, force, wrong }),
         1 => Just(Op::FailTask),
         4 => (0usize..4, prop::bool::weighted(0.1)).prop_map(|(pick, wrong)| Op::ActivityStart { pick, wrong }),
         3 => (0usize..4, prop::bool::weighted(0.1)).prop_map(|(pick, wrong)| Op::ActivityComplete { pick, wrong }),
@@ -163,15 +184,17 @@ fn op_strategy() -> impl Strategy<Value = Op> {
         1 => (0usize..4).prop_map(|pick| Op::ChildStartFailed { pick }),
         3 => (0usize..4).prop_map(|pick| Op::ChildClosed { pick }),
         2 => (0usize..4, any::<bool>()).prop_map(|(pick, delivered)| Op::ExternalResolved { pick, delivered }),
+        2 => (0usize..16, prop::bool::weighted(0.8)).prop_map(|(pick, reapply)| Op::Reset { pick, reapply }),
     ]
 }
 
-/// The caller's view: the whole history, the armed timers, the clock.
+/// The caller's view: the whole history, the armed timers, the clock, how many resets.
 struct Driver {
     state: MutableState,
     history: Vec<HistoryEvent>,
     timers: Vec<TimerTask>,
     now: i64,
+    resets: u32,
 }
 
 impl Driver {
@@ -182,6 +205,7 @@ impl Driver {
             history: Vec::new(),
             timers: Vec::new(),
             now: T0,
+            resets: 0,
         };
         driver.absorb(&t);
         driver
@@ -206,7 +230,9 @@ impl Driver {
         }
         if t.effects.contains(&Effect::Closed) {
             assert!(self.state.is_closed());
-            assert_eq!(t.effects[0], Effect::Closed);
+            // Updates answered before the close still wake their waiters; then the close.
+            let first = t.effects.iter().find(|e| !matches!(e, Effect::Update(_)));
+            assert_eq!(first, Some(&Effect::Closed));
             assert!(
                 t.effects.iter().all(Effect::follows_close),
                 "nothing but follow-ups of the close is asked for: {:?}",
@@ -261,6 +287,10 @@ impl Driver {
                 let req = signal_req("s", &format!("r{request_id}"));
                 self.run(|s, now| signal(s, &req, now));
             }
+            Op::Update { id } => {
+                let req = update_req(&format!("u{id}"), "set");
+                self.run(|s, now| admit_update(s, &req, now).map(|(t, _)| t));
+            }
             Op::StartTask { wrong } => {
                 let Some(task) = self.state.pending_workflow_task().cloned() else {
                     return;
@@ -270,11 +300,20 @@ impl Driver {
                     workflow_task_started(s, task.scheduled_event_id, attempt, "w", "p", now)
                 });
             }
-            Op::CompleteTask { cmds, force, wrong } => {
+            Op::CompleteTask {
+                cmds,
+                answers,
+                force,
+                wrong,
+            } => {
                 let Some(task) = self.state.pending_workflow_task().cloned() else {
                     return;
                 };
-                let mut req = completed_req(cmds.iter().map(|c| self.command(c)).collect());
+                let (named, messages) = self.answers(&answers);
+                let mut commands = named;
+                commands.extend(cmds.iter().map(|c| self.command(c)));
+                let mut req = completed_req(commands);
+                req.messages = messages;
                 req.force_create_new_workflow_task = force;
                 let started = task.started_event_id + i64::from(wrong);
                 let err = self.run(|s, now| {
@@ -436,6 +475,7 @@ impl Driver {
                 assert!(err.is_none(), "{err:?}");
                 assert!(!self.state.externals.contains_key(&id), "resolved once");
             }
+            Op::Reset { pick, reapply } => self.reset(pick, reapply),
         }
         self.check_state();
     }
@@ -524,8 +564,16 @@ impl Driver {
             );
         }
         if let Some(task) = state.pending_workflow_task() {
-            let scheduled = &self.history[usize::try_from(task.scheduled_event_id - 1).unwrap()];
-            assert_eq!(ty(scheduled), EventType::WorkflowTaskScheduled);
+            if task.speculative {
+                assert_eq!(
+                    task.scheduled_event_id,
+                    state.next_event_id(),
+                    "not written yet"
+                );
+            } else {
+                let index = usize::try_from(task.scheduled_event_id - 1).unwrap();
+                assert_eq!(ty(&self.history[index]), EventType::WorkflowTaskScheduled);
+            }
         }
     }
 
@@ -636,6 +684,7 @@ fn exactly_one_started_event_after_retries() {
             heartbeat: false,
             schedule_to_close: false,
         }],
+        answers: vec![],
         force: false,
         wrong: false,
     });

@@ -35,7 +35,7 @@ impl Executions {
         &self,
         request: &ResetWorkflowExecutionRequest,
     ) -> Result<ResetWorkflowExecutionResponse, ExecutionError> {
-        let reapply_signals = validate(request)?;
+        let reapply = validate(request)?;
         let execution = request.workflow_execution.clone().unwrap_or_default();
         let (namespace, workflow_id) = (&request.namespace, &execution.workflow_id);
         let _guard = self.locks.lock(namespace, workflow_id).await;
@@ -93,7 +93,8 @@ impl Executions {
             reason: &request.reason,
             request_id: &request.request_id,
             finish_event_id: request.workflow_task_finish_event_id,
-            reapply_signals,
+            reapply_signals: reapply.signals,
+            reapply_updates: reapply.updates,
         };
         let now = now_ms();
         let (new_state, new_transition) = engine::reset_run(rebuilt, prefix, &later, &plan, now)?;
@@ -192,9 +193,18 @@ fn continued_into(history: &[HistoryEvent]) -> Option<String> {
     }
 }
 
-/// Checks what the request itself must get right (Temporal's frontend rules); returns whether
-/// signals are reapplied.
-fn validate(request: &ResetWorkflowExecutionRequest) -> Result<bool, ExecutionError> {
+/// What a reset reapplies from after its reset point.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Reapply {
+    signals: bool,
+    updates: bool,
+}
+
+/// Checks what the request itself must get right (Temporal's frontend rules); returns what is
+/// reapplied. As in Temporal, the deprecated `reset_reapply_type` SIGNAL means signals only,
+/// NONE nothing, and unspecified or ALL_ELIGIBLE everything (signals and updates); each
+/// `reset_reapply_exclude_types` entry then takes its kind out.
+fn validate(request: &ResetWorkflowExecutionRequest) -> Result<Reapply, ExecutionError> {
     let invalid = |message: String| Err(ExecutionError::InvalidArgument(message));
     let Some(execution) = &request.workflow_execution else {
         return invalid("Execution is not set on request.".into());
@@ -210,15 +220,26 @@ fn validate(request: &ResetWorkflowExecutionRequest) -> Result<bool, ExecutionEr
     }
     #[allow(deprecated)] // Still sent by the CLI and SDKs; Temporal honours it.
     let reapply_type = request.reset_reapply_type;
-    let mut reapply_signals = match ResetReapplyType::try_from(reapply_type) {
-        Ok(ResetReapplyType::None) => false,
-        Ok(_) => true,
+    let mut reapply = match ResetReapplyType::try_from(reapply_type) {
+        Ok(ResetReapplyType::None) => Reapply {
+            signals: false,
+            updates: false,
+        },
+        Ok(ResetReapplyType::Signal) => Reapply {
+            signals: true,
+            updates: false,
+        },
+        Ok(ResetReapplyType::Unspecified | ResetReapplyType::AllEligible) => Reapply {
+            signals: true,
+            updates: true,
+        },
         Err(_) => return invalid(format!("unknown reset_reapply_type {reapply_type}")),
     };
     for &exclude in &request.reset_reapply_exclude_types {
         match ResetReapplyExcludeType::try_from(exclude) {
-            Ok(ResetReapplyExcludeType::Signal) => reapply_signals = false,
-            // Updates and Nexus operations are not supported, so there are none to reapply.
+            Ok(ResetReapplyExcludeType::Signal) => reapply.signals = false,
+            Ok(ResetReapplyExcludeType::Update) => reapply.updates = false,
+            // Nexus operations are not supported, so there are none to reapply.
             Ok(_) => {}
             Err(_) => {
                 return invalid(format!(
@@ -227,7 +248,7 @@ fn validate(request: &ResetWorkflowExecutionRequest) -> Result<bool, ExecutionEr
             }
         }
     }
-    Ok(reapply_signals)
+    Ok(reapply)
 }
 
 #[cfg(test)]

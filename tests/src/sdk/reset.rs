@@ -145,7 +145,12 @@ async fn signal(setup: &Setup, handle: &WorkflowHandle<Client, ResetWorkflowRun>
 }
 
 /// ResetWorkflowExecution through the raw service, as [`ADMIN`]; returns the new run id.
-async fn reset(target: &Target, workflow_id: &str, run_id: &str, finish_event_id: i64) -> String {
+pub(crate) async fn reset(
+    target: &Target,
+    workflow_id: &str,
+    run_id: &str,
+    finish_event_id: i64,
+) -> String {
     let admin = connect(&target.as_principal(ADMIN)).await;
     let request = ResetWorkflowExecutionRequest {
         namespace: NAMESPACE.into(),

@@ -15,6 +15,8 @@ use crate::engine::{
     test_support::*, time::duration, workflow_task_started,
 };
 
+mod updates;
+
 /// When the tests reset.
 const NOW: i64 = T0 + 60_000;
 
@@ -62,11 +64,7 @@ impl Base {
         started + 1
     }
 
-    fn reset(
-        &self,
-        finish: i64,
-        reapply_signals: bool,
-    ) -> Result<(MutableState, Transition), EngineError> {
+    fn reset(&self, finish: i64, reapply: bool) -> Result<(MutableState, Transition), EngineError> {
         let len = reset_prefix_len(&self.state, finish)?;
         let identity = RunIdentity {
             namespace: "default",
@@ -81,7 +79,8 @@ impl Base {
             reason: "fix the bug",
             request_id: "reset-req",
             finish_event_id: finish,
-            reapply_signals,
+            reapply_signals: reapply,
+            reapply_updates: reapply,
         };
         reset_run(rebuilt, prefix, later, &plan, NOW)
     }

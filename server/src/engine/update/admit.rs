@@ -4,7 +4,9 @@
 //! by one (see `answer::finish_task`).
 
 use temporalio_protos::temporal::api::{
-    enums::v1::UpdateWorkflowExecutionLifecycleStage as Stage,
+    enums::v1::{UpdateAdmittedEventOrigin, UpdateWorkflowExecutionLifecycleStage as Stage},
+    history::v1::{WorkflowExecutionUpdateAdmittedEventAttributes, history_event::Attributes},
+    update::v1::Request,
     workflowservice::v1::UpdateWorkflowExecutionRequest,
 };
 
@@ -100,6 +102,34 @@ pub fn admit_update(
         }
         Ok(UpdateStatus::Admitted)
     })
+}
+
+/// Reapplies, in a reset run, an update its base run accepted after the reset point (or that
+/// a reset had already reapplied there): `WorkflowExecutionUpdateAdmitted` with origin
+/// REAPPLY and the request, and the update admitted, its request in that event. Temporal
+/// reapplies without checking the limits, and so do we (they bound what clients send); an
+/// update id the run already has (a continued run that reused it) is skipped.
+pub(crate) fn admit_reapplied(cx: &mut Apply<'_>, request: &Request) {
+    let update_id = request.meta.as_ref().map_or("", |m| m.update_id.as_str());
+    if update_id.is_empty() || cx.state.updates.contains_key(update_id) {
+        return;
+    }
+    let update_id = update_id.to_string();
+    let admitted_event_id = cx.append(Attributes::WorkflowExecutionUpdateAdmittedEventAttributes(
+        WorkflowExecutionUpdateAdmittedEventAttributes {
+            request: Some(request.clone()),
+            origin: UpdateAdmittedEventOrigin::Reapply as i32,
+        },
+    ));
+    cx.state.updates.insert(
+        update_id.clone(),
+        UpdateInfo {
+            update_id,
+            stage: Stage::Admitted as i32,
+            admitted_event_id,
+            ..Default::default()
+        },
+    );
 }
 
 /// Schedules a speculative workflow task: in the state and the task queue, not in history.

@@ -194,7 +194,13 @@ fn apply(cx: &mut Apply<'_>, answer: Answer) -> Result<(), EngineError> {
     }
     match body {
         Body::Accept(acceptance) => {
-            let request = info.request.take().or(acceptance.accepted_request);
+            // A reapplied update's request is in its admitted event; Temporal then leaves it
+            // out of the accepted event (the SDKs read it from the admitted one).
+            let request = if info.admission_in_history() {
+                None
+            } else {
+                info.request.take().or(acceptance.accepted_request)
+            };
             let accepted_event_id =
                 cx.append(Attributes::WorkflowExecutionUpdateAcceptedEventAttributes(
                     WorkflowExecutionUpdateAcceptedEventAttributes {
@@ -208,6 +214,7 @@ fn apply(cx: &mut Apply<'_>, answer: Answer) -> Result<(), EngineError> {
             if let Some(info) = cx.state.updates.get_mut(&update_id) {
                 info.stage = Stage::Accepted as i32;
                 info.sent = false;
+                info.admitted_seq = 0;
                 info.accepted_event_id = accepted_event_id;
             }
             changed(cx, update_id, None);

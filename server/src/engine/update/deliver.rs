@@ -2,7 +2,8 @@
 //! (`PollWorkflowTaskQueueResponse.messages`), one per update in admission order, each with
 //! `protocol_instance_id` = update id, id `<update id>/request`, the `Request` as body and
 //! sequencing event id = the task's started event id − 1 (Temporal's choice: the SDK applies
-//! the update after every event the task shows).
+//! the update after every event the task shows). An update a reset reapplied is not sent as
+//! a message: its `WorkflowExecutionUpdateAdmitted` event, in the task's history, is the request.
 //!
 //! A speculative task's `WorkflowTaskScheduled` and `WorkflowTaskStarted` events are not in
 //! history; the poll response shows them (built here) with the ids they get if the task turns
@@ -25,10 +26,11 @@ pub fn update_messages(state: &MutableState) -> Vec<Message> {
     let Some(task) = state.workflow_task.as_ref().filter(|t| t.is_started()) else {
         return Vec::new();
     };
+    // A reapplied update goes as its admitted event, which the task's history shows.
     let mut sent: Vec<&UpdateInfo> = state
         .updates
         .values()
-        .filter(|u| u.is_admitted() && u.sent)
+        .filter(|u| u.is_admitted() && u.sent && !u.admission_in_history())
         .collect();
     sent.sort_by_key(|u| u.admitted_seq);
     sent.into_iter()

@@ -10,7 +10,14 @@
 //! with the very ids the worker was given — as soon as anything else is written to the run or
 //! the worker accepts; it is dropped without a trace when the worker only rejects.
 //!
-//! - `admit.rs`: request validation, deduplication by update id, admission, the speculative task.
+//! A reset reapplies the updates its base run accepted after the reset point, as Temporal
+//! does: each becomes a `WorkflowExecutionUpdateAdmitted` event of the new run. Its request is
+//! then in history, so it travels with the next task as that event (the SDKs turn it into the
+//! request message themselves), not as a message, and its `WorkflowExecutionUpdateAccepted`
+//! carries no request (Temporal's rule: the admitted event has it).
+//!
+//! - `admit.rs`: request validation, deduplication by update id, admission, the speculative
+//!   task; the admission of an update a reset reapplies (`WorkflowExecutionUpdateAdmitted`).
 //! - `deliver.rs`: the messages of a started task; a speculative task's (unwritten) events.
 //! - `answer.rs`: the worker's Acceptance, Rejection and Response messages on completion.
 //! - `status.rs`: what a client waiting on an update learns; aborting updates when a run closes.
@@ -20,8 +27,11 @@ mod answer;
 mod deliver;
 mod status;
 #[cfg(test)]
+pub(crate) mod test_support;
+#[cfg(test)]
 mod tests;
 
+pub(crate) use admit::admit_reapplied;
 pub use admit::{admit_update, check_task_generation, check_update_request};
 pub(crate) use answer::{Answers, finish_task, protocol_message};
 pub(crate) use deliver::{mark_sent, speculative_events};
@@ -50,10 +60,13 @@ pub struct UpdateInfo {
     /// Where it is: an `UpdateWorkflowExecutionLifecycleStage` (admitted, accepted, completed).
     #[prost(int32, tag = "2")]
     pub stage: i32,
-    /// The request, while admitted; once accepted it lives in the accepted event.
+    /// The request, while admitted by a client; once accepted it lives in the accepted event,
+    /// and for an update a reset reapplied, in its admitted event.
     #[prost(message, optional, tag = "3")]
     pub request: Option<Request>,
-    /// Admission order (1, 2, …): deliveries follow it.
+    /// Admission order (1, 2, …) while admitted by a client: deliveries follow it. 0 once
+    /// accepted (never delivered again) and for a reapplied update (never delivered as a
+    /// message: the worker reads it from history).
     #[prost(int64, tag = "4")]
     pub admitted_seq: i64,
     /// Delivered with the workflow task that is started now.
@@ -65,6 +78,10 @@ pub struct UpdateInfo {
     /// Id of its `WorkflowExecutionUpdateCompleted` event; 0 before.
     #[prost(int64, tag = "7")]
     pub completed_event_id: i64,
+    /// Id of its `WorkflowExecutionUpdateAdmitted` event, for an update a reset reapplied (see
+    /// `admit::admit_reapplied`); 0 for one a client admitted (not in history).
+    #[prost(int64, tag = "8")]
+    pub admitted_event_id: i64,
 }
 
 impl UpdateInfo {
@@ -73,8 +90,14 @@ impl UpdateInfo {
         Stage::try_from(self.stage).unwrap_or(Stage::Unspecified)
     }
 
-    fn is_admitted(&self) -> bool {
+    pub(crate) fn is_admitted(&self) -> bool {
         self.stage() == Stage::Admitted
+    }
+
+    /// True for an update whose admission history records (a reapplied one): not one a client
+    /// admitted, which lives in the state only.
+    pub(crate) fn admission_in_history(&self) -> bool {
+        self.admitted_event_id > 0
     }
 
     fn in_flight(&self) -> bool {

@@ -3,109 +3,17 @@
 
 use prost::Message as _;
 use temporalio_protos::temporal::api::{
-    command::v1::{Command, ProtocolMessageCommandAttributes, command::Attributes as C},
-    common::v1::WorkflowExecution,
-    enums::v1::{
-        CommandType, EventType, UpdateWorkflowExecutionLifecycleStage as Stage,
-        WorkflowTaskFailedCause,
-    },
-    failure::v1::Failure,
+    enums::v1::{EventType, WorkflowTaskFailedCause},
     history::v1::history_event::Attributes as A,
     protocol::v1::{Message, message::SequencingId},
-    update::v1::{
-        Acceptance, Input, Meta, Outcome, Rejection, Request, Response, WaitPolicy, outcome,
-    },
-    workflowservice::v1::UpdateWorkflowExecutionRequest,
+    update::v1::WaitPolicy,
 };
 
-use super::*;
+use super::{test_support::*, *};
 use crate::engine::{
-    Effect, EngineError, MutableState, TimerKind, TimerTask, Transition, complete_workflow_task,
-    fire_timer, signal, terminate_workflow, test_support::*, workflow_task_started,
+    Effect, EngineError, MutableState, TimerKind, TimerTask, Transition, child_started, fire_timer,
+    signal, terminate_workflow, test_support::*, workflow_task_started,
 };
-
-fn update_req(update_id: &str, name: &str) -> UpdateWorkflowExecutionRequest {
-    UpdateWorkflowExecutionRequest {
-        namespace: "default".into(),
-        workflow_execution: Some(WorkflowExecution {
-            workflow_id: WORKFLOW_ID.into(),
-            run_id: String::new(),
-        }),
-        wait_policy: Some(WaitPolicy {
-            lifecycle_stage: Stage::Accepted as i32,
-        }),
-        request: Some(Request {
-            meta: Some(Meta {
-                update_id: update_id.into(),
-                identity: "client".into(),
-            }),
-            input: Some(Input {
-                name: name.into(),
-                args: Some(payloads("arg")),
-                header: None,
-            }),
-            ..Default::default()
-        }),
-        ..Default::default()
-    }
-}
-
-fn message(update_id: &str, kind: &str, type_name: &str, value: Vec<u8>) -> Message {
-    Message {
-        id: format!("{update_id}/request/{kind}"),
-        protocol_instance_id: update_id.into(),
-        sequencing_id: None,
-        body: Some(prost_wkt_types::Any {
-            type_url: format!("type.googleapis.com/temporal.api.update.v1.{type_name}"),
-            value,
-        }),
-    }
-}
-
-fn accept(update_id: &str) -> Message {
-    let body = Acceptance {
-        accepted_request_message_id: format!("{update_id}/request"),
-        accepted_request_sequencing_event_id: 4,
-        accepted_request: None,
-    };
-    message(update_id, "accept", "Acceptance", body.encode_to_vec())
-}
-
-fn respond(update_id: &str, result: &str) -> Message {
-    let body = Response {
-        meta: Some(Meta {
-            update_id: update_id.into(),
-            identity: "worker".into(),
-        }),
-        outcome: Some(Outcome {
-            value: Some(outcome::Value::Success(payloads(result))),
-        }),
-    };
-    message(update_id, "complete", "Response", body.encode_to_vec())
-}
-
-fn reject(update_id: &str, why: &str) -> Message {
-    let body = Rejection {
-        failure: Some(Failure {
-            message: why.into(),
-            ..Default::default()
-        }),
-        ..Default::default()
-    };
-    message(update_id, "reject", "Rejection", body.encode_to_vec())
-}
-
-fn protocol_cmd(message: &Message) -> Command {
-    Command {
-        command_type: CommandType::ProtocolMessage as i32,
-        attributes: Some(C::ProtocolMessageCommandAttributes(
-            ProtocolMessageCommandAttributes {
-                message_id: message.id.clone(),
-            },
-        )),
-        ..Default::default()
-    }
-}
 
 /// An idle run (next event 5) with update `u1` admitted: a speculative task at 5.
 fn admitted() -> MutableState {
@@ -120,25 +28,6 @@ fn speculative_started() -> MutableState {
     let t = workflow_task_started(&mut state, 5, 1, "worker", "poll", T0).expect("start");
     assert!(t.events.is_empty(), "a speculative task writes no Started");
     state
-}
-
-fn complete(
-    state: &mut MutableState,
-    commands: Vec<Command>,
-    messages: Vec<Message>,
-) -> Result<Transition, EngineError> {
-    let task = state.pending_workflow_task().expect("started task").clone();
-    let mut req = completed_req(commands);
-    req.messages = messages;
-    complete_workflow_task(
-        state,
-        task.scheduled_event_id,
-        task.started_event_id,
-        task.attempt,
-        &req,
-        "run-2",
-        T0,
-    )
 }
 
 fn update_changes(t: &Transition) -> Vec<&UpdateChange> {
@@ -432,6 +321,24 @@ fn a_signal_turns_a_scheduled_speculative_task_real_first() {
         "the task is queued already: {:?}",
         t.effects
     );
+}
+
+/// Found by the property test: the started event of a child that starts while a speculative
+/// task is scheduled gets the id after the task's Scheduled, and the child remembers that id.
+#[test]
+fn a_child_start_turns_a_scheduled_speculative_task_real_first() {
+    let mut state = parent_with_child();
+    admit_update(&mut state, &update_req("u1", "set"), T0).unwrap();
+    let t = child_started(&mut state, 5, "child-run", T0).unwrap();
+    assert_eq!(
+        types(&t),
+        [
+            EventType::WorkflowTaskScheduled,
+            EventType::ChildWorkflowExecutionStarted
+        ]
+    );
+    assert_eq!(ids(&t), [6, 7]);
+    assert_eq!(state.pending_child(5).unwrap().started_event_id, 7);
 }
 
 #[test]

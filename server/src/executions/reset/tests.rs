@@ -229,6 +229,30 @@ async fn reapply_type_none_reapplies_no_signal() {
     );
 }
 
+/// Temporal's mapping (`GetResetReapplyExcludeTypes`): the deprecated type says what to
+/// include (SIGNAL: signals only), then every exclusion takes its kind out.
+#[test]
+fn reapply_types_and_exclusions_follow_temporal() {
+    use super::{Reapply, validate};
+    use ResetReapplyExcludeType as X;
+    use ResetReapplyType as T;
+    let reapply = |ty: T, exclude: &[X]| {
+        let mut request = reset_request("", 3, "r");
+        request.reset_reapply_type = ty as i32;
+        request.reset_reapply_exclude_types = exclude.iter().map(|x| *x as i32).collect();
+        validate(&request).unwrap()
+    };
+    let of = |signals, updates| Reapply { signals, updates };
+    assert_eq!(reapply(T::Unspecified, &[]), of(true, true));
+    assert_eq!(reapply(T::AllEligible, &[]), of(true, true));
+    assert_eq!(reapply(T::Signal, &[]), of(true, false));
+    assert_eq!(reapply(T::None, &[]), of(false, false));
+    assert_eq!(reapply(T::Unspecified, &[X::Update]), of(true, false));
+    assert_eq!(reapply(T::Unspecified, &[X::Signal]), of(false, true));
+    assert_eq!(reapply(T::AllEligible, &[X::Nexus]), of(true, true));
+    assert_eq!(reapply(T::Signal, &[X::Signal]), of(false, false));
+}
+
 #[tokio::test]
 async fn bad_requests_change_nothing() {
     let executions = executions().await;

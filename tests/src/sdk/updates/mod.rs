@@ -10,6 +10,7 @@
 //! - `scenarios.rs`: accepted, rejected, the same id twice, update-with-start (both servers,
 //!   differential).
 //! - `requests.rs`: bad requests (both servers) and durability across server crashes (Lockstep).
+//! - `reset.rs`: a reset of a workflow with updates (both servers, differential).
 //! - `raw_worker.rs`: the wire protocol from a plain gRPC worker, and the payload policy (Lockstep).
 
 use std::{future::Future, time::Duration};
@@ -35,11 +36,13 @@ use tonic::Code;
 
 mod raw_worker;
 mod requests;
+mod reset;
 mod scenarios;
 
 pub use counter::{CounterWorkflow, CounterWorkflowRun};
 pub use raw_worker::raw_worker_update_protocol;
 pub use requests::{update_bad_requests, updates_survive_server_crashes};
+pub use reset::update_then_reset;
 pub use scenarios::{update_accepted, update_rejected, update_same_id_twice, update_with_start};
 
 use super::{
@@ -168,6 +171,16 @@ impl UpdateSetup {
         self.wait_for_event(&handle, EventType::WorkflowTaskCompleted)
             .await;
         handle
+    }
+
+    /// A handle on run `run_id` of `workflow_id`.
+    fn handle(&self, workflow_id: &str, run_id: &str) -> CounterHandle {
+        let info = temporalio_client::WorkflowExecutionInfo::builder()
+            .namespace(NAMESPACE)
+            .workflow_id(workflow_id.to_string())
+            .run_id(run_id.to_string())
+            .build();
+        WorkflowHandle::new(self.client.clone(), info)
     }
 
     async fn update(

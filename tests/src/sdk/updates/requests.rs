@@ -201,7 +201,11 @@ pub async fn updates_survive_server_crashes(server: &mut DevServer) {
 }
 
 /// Polls update `update_id` for stage COMPLETED; returns its JSON result.
-async fn poll_completed(connection: &Connection, workflow_id: &str, update_id: &str) -> i64 {
+pub(super) async fn poll_completed(
+    connection: &Connection,
+    workflow_id: &str,
+    update_id: &str,
+) -> i64 {
     let mut service = connection.workflow_service();
     let request = PollWorkflowExecutionUpdateRequest {
         namespace: NAMESPACE.into(),

@@ -127,12 +127,7 @@ pub async fn update_with_start(target: &Target) -> Outcome {
         other => panic!("FAIL on a running workflow is AlreadyStarted with its run: {other:?}"),
     };
 
-    let info = temporalio_client::WorkflowExecutionInfo::builder()
-        .namespace(NAMESPACE)
-        .workflow_id(workflow_id.clone())
-        .run_id(run_id.clone())
-        .build();
-    let handle: CounterHandle = WorkflowHandle::new(setup.client.clone(), info);
+    let handle = setup.handle(&workflow_id, &run_id);
     assert_eq!(setup.finish(&handle).await, 16);
     let outcome = setup.done(&handle).await;
     let history = &outcome.history;
