@@ -191,7 +191,11 @@ impl BoundServer {
         let flushed = self.committer.flush_now().await;
         served.map_err(|err| ServerError::Transport(err.to_string()))?;
         flushed?;
-        tracing::info!("server stopped; store flushed");
+        tracing::info!(
+            commits = self.committer.commit_count(),
+            flushes = self.committer.flush_count(),
+            "server stopped; store flushed"
+        );
         Ok(())
     }
 }

@@ -238,6 +238,8 @@ impl Apply<'_> {
         };
         task.speculative = false;
         let task = task.clone();
+        // A real workflow task ends a first-task backoff, as one scheduled by the backoff does.
+        self.state.first_task_backoff = false;
         let (scheduled, started) = update::speculative_events(self.state, &task);
         debug_assert_eq!(scheduled.event_id, self.state.next_event_id);
         self.push_numbered(scheduled);

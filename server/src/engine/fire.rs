@@ -56,6 +56,9 @@ pub fn fire_timer_starting(
             }
             TimerKind::WorkflowBackoff => {
                 if cx.state.first_task_backoff {
+                    // A speculative task (an update admitted during the backoff) becomes the
+                    // first real one: dropping it later must not leave the run without a task.
+                    cx.materialize_speculative();
                     cx.schedule_workflow_task(1);
                 }
             }

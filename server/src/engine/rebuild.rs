@@ -13,7 +13,12 @@
 //!   speculative tasks and the generation of the pending task (task tokens name the run, so a
 //!   rebuilt run may number its speculative tasks afresh);
 //! - what a reset keeps outside the runs' histories: the reset request id of the run it
-//!   created and the new run's id on the base run.
+//!   created and the new run's id on the base run;
+//! - stickiness: the worker's sticky queue and its schedule-to-start timeout come with its
+//!   completion request, so a rebuilt run is not sticky (as Temporal's rebuilder leaves it)
+//!   and a pending task scheduled on a sticky queue waits on the normal one;
+//! - the run timeout the client asked for before the execution timeout clamped it (history
+//!   has the clamped one, which gives a retried or cron run the same timeout).
 //!
 //! Updates are rebuilt from their events: `WorkflowExecutionUpdateAdmitted` (written when a
 //! reset reapplies an update) admits one, delivered with the next started task;
@@ -40,7 +45,7 @@ use temporalio_protos::temporal::api::{
 };
 
 use super::{
-    ActivityInfo, ChildInfo, MutableState, ParentInfo, UpdateInfo, WorkflowTaskInfo,
+    ActivityInfo, ChildInfo, MutableState, ParentInfo, RestartInfo, UpdateInfo, WorkflowTaskInfo,
     commands::merge_payloads,
     events::{activity_final_scheduled_id, child_close_initiated_id},
     signal::SIGNAL_DEDUP_WINDOW,
@@ -49,6 +54,7 @@ use super::{
     update,
 };
 
+mod externals;
 mod updates;
 
 /// What a run's history does not record about the run itself.
@@ -155,14 +161,13 @@ fn apply(
             if state.workflow_task.is_some() {
                 return Err("a workflow task is already pending".into());
             }
+            state.first_task_backoff = false;
+            // A rebuilt run is not sticky (the worker's sticky queue is in no event), so a
+            // task scheduled on a sticky queue is pending on the normal one.
             state.workflow_task = Some(WorkflowTaskInfo {
                 scheduled_event_id: id,
                 attempt: s.attempt,
-                task_queue: s
-                    .task_queue
-                    .as_ref()
-                    .map(|q| q.name.clone())
-                    .unwrap_or_default(),
+                task_queue: state.task_queue.clone(),
                 scheduled_time: time,
                 ..Default::default()
             });
@@ -268,6 +273,12 @@ fn apply(
             updates::accept(state, carried, id, u)?;
         }
         A::WorkflowExecutionUpdateCompletedEventAttributes(u) => updates::complete(state, id, u)?,
+        A::SignalExternalWorkflowExecutionInitiatedEventAttributes(i) => {
+            externals::signal_initiated(state, id, i);
+        }
+        A::RequestCancelExternalWorkflowExecutionInitiatedEventAttributes(i) => {
+            externals::cancel_initiated(state, id, i);
+        }
         A::MarkerRecordedEventAttributes(_) => {}
         A::UpsertWorkflowSearchAttributesEventAttributes(u) => {
             if let Some(attributes) = &u.search_attributes {
@@ -322,6 +333,9 @@ fn apply(
             } else if let Some(initiated) = child_close_initiated_id(other) {
                 pending(&mut state.children, initiated, "child")?;
                 state.children.remove(&initiated);
+            } else if let Some(initiated) = externals::resolved_initiated_id(other) {
+                pending(&mut state.externals, initiated, "external request")?;
+                state.externals.remove(&initiated);
             } else {
                 return Err(format!(
                     "{} is not an event Lockstep writes",
@@ -372,6 +386,25 @@ fn apply_started(state: &mut MutableState, time: i64, a: &WorkflowExecutionStart
     state.root = a.root_workflow_execution.clone();
     state.execution_expiration_ms = ms(a.workflow_execution_expiration_time.as_ref());
     state.continued_execution_run_id = a.continued_execution_run_id.clone();
+    state.attempt = a.attempt.max(1);
+    state.retry_policy = a.retry_policy.clone();
+    state.restart = (a.retry_policy.is_some() || !a.cron_schedule.is_empty()).then(|| {
+        RestartInfo {
+            input: a.input.clone(),
+            header: a.header.clone(),
+            cron_schedule: a.cron_schedule.clone(),
+            last_completion_result: a.last_completion_result.clone(),
+            // The run timeout as recorded, after the execution timeout clamped the requested
+            // one: a retried or cron run clamps it again to the chain's (earlier) deadline, so
+            // either value gives the next run the same timeout.
+            run_timeout_ms: state.run_timeout_ms,
+            identity: a.identity.clone(),
+            priority: a.priority.clone(),
+        }
+    });
+    let backoff_ms = lenient_ms(a.first_workflow_task_backoff.as_ref());
+    state.execution_time_ms = time.saturating_add(backoff_ms);
+    state.first_task_backoff = backoff_ms > 0;
 }
 
 /// The child's command as `start_child_workflow.rs` kept it (namespace and task queue filled
@@ -468,7 +501,8 @@ fn end_timer(
     }
 }
 
-/// What `Apply::close` leaves: nothing pending, admitted updates dropped (accepted and
+/// What `Apply::close` leaves: nothing pending (signals and cancellation requests to other
+/// workflows are dropped, as Temporal drops them once the issuer closed), admitted updates dropped (accepted and
 /// completed ones stay to answer their ids).
 fn close(state: &mut MutableState, status: Status, time: Option<prost_wkt_types::Timestamp>) {
     state.status = status as i32;
@@ -477,6 +511,7 @@ fn close(state: &mut MutableState, status: Status, time: Option<prost_wkt_types:
     state.activities.clear();
     state.timers.clear();
     state.children.clear();
+    state.externals.clear();
     state.updates.retain(|_, u| !u.is_admitted());
 }
 
@@ -537,6 +572,21 @@ fn history_view(state: &MutableState) -> MutableState {
     }
     if let Some(task) = view.workflow_task.as_mut() {
         task.generation = 0;
+    }
+    // The worker's sticky queue and timeout come with its completion request, not in any
+    // event: a rebuilt run is not sticky (as Temporal's rebuilder leaves it), and its pending
+    // task waits on the normal queue.
+    view.sticky_task_queue.clear();
+    view.sticky_schedule_to_start_ms = 0;
+    if let Some(task) = view.workflow_task.as_mut().filter(|t| t.sticky) {
+        task.task_queue = state.task_queue.clone();
+        task.sticky = false;
+        task.schedule_to_start_ms = 0;
+    }
+    // History records the run timeout after the execution timeout clamped the requested one;
+    // the next run of a retry or cron chain clamps it again, so both give it the same timeout.
+    if let Some(restart) = view.restart.as_mut() {
+        restart.run_timeout_ms = state.run_timeout_ms;
     }
     for info in view.activities.values_mut() {
         *info = ActivityInfo {

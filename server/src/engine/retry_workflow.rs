@@ -277,9 +277,9 @@ mod tests {
 
     use super::*;
     use crate::engine::{
-        Effect, TimerKind, TimerTask, Transition, complete_workflow_task, fire_timer_starting,
-        signal, start_run, terminate_workflow, test_support::*, time::duration,
-        workflow_task_started,
+        Effect, TimerKind, TimerTask, Transition, complete_workflow_task, fire_timer,
+        fire_timer_starting, signal, start_run, terminate_workflow, test_support::*,
+        time::duration, workflow_task_started,
     };
 
     fn policy(maximum_attempts: i32) -> RetryPolicy {
@@ -594,5 +594,24 @@ mod tests {
         let (state, t) = start_run(&req, "r", &RunLineage::default(), T0).unwrap();
         assert_eq!(types(&t), [EventType::WorkflowExecutionStarted]);
         assert!(state.first_task_backoff);
+    }
+
+    /// An update admitted during a start delay gets a speculative task (as in Temporal); when
+    /// the delay ends that task becomes the run's first real one, so a later rejection of the
+    /// update cannot leave the run without a workflow task.
+    #[test]
+    fn the_backoff_end_makes_a_speculative_task_real() {
+        let mut req = start_req();
+        req.workflow_start_delay = Some(duration(3_000));
+        let (mut state, _) = start_run(&req, "run-1", &RunLineage::default(), T0).unwrap();
+        let update = crate::engine::update::test_support::update_req("u1", "set");
+        crate::engine::admit_update(&mut state, &update, T0 + 1).unwrap();
+        assert!(state.pending_workflow_task().unwrap().speculative);
+        let backoff = TimerTask::new(TimerKind::WorkflowBackoff, T0 + 3_000, 0, 0);
+        let t = fire_timer(&mut state, &backoff, T0 + 3_000).unwrap();
+        assert_eq!(types(&t), [EventType::WorkflowTaskScheduled]);
+        let task = state.pending_workflow_task().unwrap();
+        assert_eq!((task.scheduled_event_id, task.speculative), (2, false));
+        assert!(!state.first_task_backoff);
     }
 }

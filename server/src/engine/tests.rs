@@ -1,8 +1,9 @@
 //! Property test: random sequences of operations — signals, updates, workflow tasks started
 //! (speculative ones too), completed with random commands and update answers or failed,
 //! activities started/completed/failed/canceled, heartbeats, timers fired (stale ones too),
-//! cancellation, termination and resets (the driver follows the new run) — keep the history
-//! invariants. Operations are driven like the real caller would: effects arm timers that later
+//! cancellation, termination, resets (the driver follows the new run), sticky completions and
+//! ResetStickyTaskQueue, on runs started plainly, with a retry policy, a start delay or a cron
+//! schedule — keep the history invariants. Operations are driven like the real caller would: effects arm timers that later
 //! fire, and a rejected completion is followed by `fail_workflow_task_by_server`. After every
 //! operation the history must rebuild into the state the engine kept
 //! (`rebuild::assert_rebuilds`).
@@ -16,12 +17,13 @@ use temporalio_protos::temporal::api::{
         Command, RecordMarkerCommandAttributes, UpsertWorkflowSearchAttributesCommandAttributes,
         command,
     },
-    common::v1::{SearchAttributes, WorkflowExecution},
+    common::v1::{RetryPolicy, SearchAttributes, WorkflowExecution},
     enums::v1::{CommandType, EventType, StartChildWorkflowExecutionFailedCause},
     history::v1::{HistoryEvent, history_event::Attributes},
+    taskqueue::v1::{StickyExecutionAttributes, TaskQueue},
     workflowservice::v1::{
         RequestCancelWorkflowExecutionRequest, RespondWorkflowTaskFailedRequest,
-        TerminateWorkflowExecutionRequest,
+        StartWorkflowExecutionRequest, TerminateWorkflowExecutionRequest,
     },
 };
 
@@ -29,10 +31,10 @@ use super::{
     ChildCompletion, ChildInfo, Effect, EngineError, ExternalOutcome, MutableState, ParentInfo,
     TimerTask, Transition, activity_task_started, admit_update, cancel_activity, child_closed,
     child_started, complete_activity, complete_workflow_task, events::is_close_event,
-    external_resolved, fail_activity, fail_workflow_task, fail_workflow_task_by_server,
-    fire_timer, record_heartbeat,
-    request_cancel_workflow, signal, start_child_failed, start_run, terminate_workflow,
-    test_support::*, time::duration, update::test_support::update_req, workflow_task_started,
+    external_resolved, fail_activity, fail_workflow_task, fail_workflow_task_by_server, fire_timer,
+    record_heartbeat, request_cancel_workflow, reset_stickiness, signal, start_child_failed,
+    start_run, start_workflow, terminate_workflow, test_support::*, time::duration,
+    update::test_support::update_req, workflow_task_started,
 };
 
 mod updates_and_resets;
@@ -89,7 +91,10 @@ enum Op {
         answers: Vec<Ans>,
         force: bool,
         wrong: bool,
+        /// The worker asks for its sticky queue (else stickiness is cleared).
+        sticky: bool,
     },
+    ResetSticky,
     FailTask,
     ActivityStart {
         pick: usize,
@@ -168,8 +173,10 @@ fn op_strategy() -> impl Strategy<Value = Op> {
             prop::collection::vec(ans_strategy(), 0..3),
             prop::bool::weighted(0.2),
             prop::bool::weighted(0.1),
+            any::<bool>(),
         )
-            .prop_map(|(cmds, answers, force, wrong)| Op::CompleteTask { cmds, answers, force, wrong }),
+            .prop_map(|(cmds, answers, force, wrong, sticky)| Op::CompleteTask { cmds, answers, force, wrong, sticky }),
+        1 => Just(Op::ResetSticky),
         1 => Just(Op::FailTask),
         4 => (0usize..4, prop::bool::weighted(0.1)).prop_map(|(pick, wrong)| Op::ActivityStart { pick, wrong }),
         3 => (0usize..4, prop::bool::weighted(0.1)).prop_map(|(pick, wrong)| Op::ActivityComplete { pick, wrong }),
@@ -197,9 +204,50 @@ struct Driver {
     resets: u32,
 }
 
+/// How the property test's first run is started.
+#[derive(Clone, Copy, Debug)]
+enum Start {
+    Plain,
+    /// A workflow retry policy, with run and execution timeouts (the run timeout clamped).
+    Retried,
+    /// `workflow_start_delay`: the first task waits out a backoff.
+    Delayed,
+    /// A cron schedule: every run waits for its slot.
+    Cron,
+}
+
+fn start_strategy() -> impl Strategy<Value = Start> {
+    prop_oneof![
+        3 => Just(Start::Plain),
+        1 => Just(Start::Retried),
+        1 => Just(Start::Delayed),
+        1 => Just(Start::Cron),
+    ]
+}
+
+impl Start {
+    fn request(self) -> StartWorkflowExecutionRequest {
+        let mut req = start_req();
+        match self {
+            Start::Plain => {}
+            Start::Retried => {
+                req.retry_policy = Some(RetryPolicy {
+                    maximum_attempts: 3,
+                    ..Default::default()
+                });
+                req.workflow_execution_timeout = Some(duration(60_000));
+                req.workflow_run_timeout = Some(duration(90_000));
+            }
+            Start::Delayed => req.workflow_start_delay = Some(duration(2_000)),
+            Start::Cron => req.cron_schedule = "* * * * *".into(),
+        }
+        req
+    }
+}
+
 impl Driver {
-    fn new() -> Self {
-        let (state, t) = started();
+    fn new(start: Start) -> Self {
+        let (state, t) = start_workflow(&start.request(), "run-1", T0).expect("start");
         let mut driver = Driver {
             state,
             history: Vec::new(),
@@ -305,6 +353,7 @@ impl Driver {
                 answers,
                 force,
                 wrong,
+                sticky,
             } => {
                 let Some(task) = self.state.pending_workflow_task().cloned() else {
                     return;
@@ -315,6 +364,13 @@ impl Driver {
                 let mut req = completed_req(commands);
                 req.messages = messages;
                 req.force_create_new_workflow_task = force;
+                req.sticky_attributes = sticky.then(|| StickyExecutionAttributes {
+                    worker_task_queue: Some(TaskQueue {
+                        name: "worker-sticky".into(),
+                        ..Default::default()
+                    }),
+                    schedule_to_start_timeout: Some(duration(5_000)),
+                });
                 let started = task.started_event_id + i64::from(wrong);
                 let err = self.run(|s, now| {
                     complete_workflow_task(
@@ -474,6 +530,9 @@ impl Driver {
                 let err = self.run(|s, now| external_resolved(s, id, outcome, now));
                 assert!(err.is_none(), "{err:?}");
                 assert!(!self.state.externals.contains_key(&id), "resolved once");
+            }
+            Op::ResetSticky => {
+                self.run(reset_stickiness);
             }
             Op::Reset { pick, reapply } => self.reset(pick, reapply),
         }
@@ -664,8 +723,11 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(300))]
 
     #[test]
-    fn random_operations_keep_history_invariants(ops in prop::collection::vec(op_strategy(), 1..80)) {
-        let mut driver = Driver::new();
+    fn random_operations_keep_history_invariants(
+        start in start_strategy(),
+        ops in prop::collection::vec(op_strategy(), 1..80),
+    ) {
+        let mut driver = Driver::new(start);
         for op in ops {
             driver.apply(op);
         }
@@ -676,7 +738,7 @@ proptest! {
 #[test]
 fn exactly_one_started_event_after_retries() {
     // Scenario of the brief, end to end through the driver: fail twice, then succeed.
-    let mut driver = Driver::new();
+    let mut driver = Driver::new(Start::Plain);
     driver.apply(Op::StartTask { wrong: false });
     driver.apply(Op::CompleteTask {
         cmds: vec![Cmd::Schedule {
@@ -687,6 +749,7 @@ fn exactly_one_started_event_after_retries() {
         answers: vec![],
         force: false,
         wrong: false,
+        sticky: true,
     });
     for _ in 0..2 {
         driver.apply(Op::ActivityStart {

@@ -48,6 +48,7 @@ impl Committer {
             state: Mutex::new(State::default()),
             wake: Condvar::new(),
             flushes: AtomicU64::new(0),
+            commits: AtomicU64::new(0),
         });
         let worker = Arc::clone(&shared);
         std::thread::Builder::new()
@@ -84,6 +85,12 @@ impl Committer {
     /// How many flushes have completed (successfully or not) since `start`.
     pub fn flush_count(&self) -> u64 {
         self.handle.shared.flushes.load(Ordering::Relaxed)
+    }
+
+    /// How many commits (and flush requests) have been served since `start`; with
+    /// [`Committer::flush_count`], how well group commit shares flushes.
+    pub fn commit_count(&self) -> u64 {
+        self.handle.shared.commits.load(Ordering::Relaxed)
     }
 
     async fn enqueue(&self, batch: WriteBatch) -> Result<(), StoreError> {
@@ -133,6 +140,8 @@ struct Shared {
     wake: Condvar,
     /// Completed flushes, for tests and benchmarks.
     flushes: AtomicU64,
+    /// Commits (and flush requests) served, for the group-commit figure in the logs.
+    commits: AtomicU64,
 }
 
 impl Shared {
@@ -170,6 +179,9 @@ fn run_commit_thread(shared: &Shared) {
             }
             std::mem::take(&mut state.queue)
         };
+        shared
+            .commits
+            .fetch_add(queued.len() as u64, Ordering::Relaxed);
         let (merged, waiters) = merge(queued);
         let result = commit_group(shared, &merged);
         for waiter in waiters {

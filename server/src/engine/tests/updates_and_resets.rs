@@ -90,6 +90,11 @@ impl Driver {
         };
         match reset_run(rebuilt, prefix, later, &plan, self.now) {
             Ok((state, t)) => {
+                assert!(
+                    state.sticky_task_queue().is_none()
+                        && state.pending_workflow_task().is_none_or(|t| !t.sticky),
+                    "a reset run starts on the normal queue"
+                );
                 self.state = state;
                 self.history.clear();
                 self.timers.clear();
