@@ -20,7 +20,7 @@ use lockstep_server::{
     NamespaceSpec,
     executions::Executions,
     namespaces::{DEFAULT_NAMESPACE, Namespaces, PayloadPolicy},
-    store::{Committer, SledStore},
+    store::{Committer, SledStore, Store},
     tokens::TokenKey,
 };
 use temporalio_protos::temporal::api::{
@@ -45,16 +45,36 @@ const SEEDERS: usize = 256;
 /// The size of each seeded payload: about what an encrypted greeting is.
 const PAYLOAD_BYTES: usize = 96;
 
+/// How long the store may take to close once seeding is done (background tasks of the
+/// executions still hold it for a moment).
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// Writes `count` closed one-activity workflows into the Lockstep store `store_dir` (the
 /// `db` directory under a start-dev data dir), creating the store and the `default`
-/// namespace if needed. Prints progress; returns how long it took.
+/// namespace if needed, and returns once the store is closed (so a server can open it).
+/// Prints progress; returns how long it took.
 pub(crate) async fn seed_closed(store_dir: &Path, count: usize) -> anyhow::Result<Duration> {
     let started = Instant::now();
     let dir = store_dir.to_path_buf();
-    let store = tokio::task::spawn_blocking(move || SledStore::open(&dir))
-        .await?
-        .with_context(|| format!("open the store in {}", store_dir.display()))?;
-    let committer = Committer::start(Arc::new(store));
+    let store: Arc<dyn Store> = Arc::new(
+        tokio::task::spawn_blocking(move || SledStore::open(&dir))
+            .await?
+            .with_context(|| format!("open the store in {}", store_dir.display()))?,
+    );
+    let open = Arc::downgrade(&store);
+    seed_into(store, store_dir, count).await?;
+    let closing = Instant::now();
+    while open.strong_count() > 0 {
+        if closing.elapsed() > CLOSE_TIMEOUT {
+            bail!("the seeded store was still open {CLOSE_TIMEOUT:?} after seeding");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    Ok(started.elapsed())
+}
+
+async fn seed_into(store: Arc<dyn Store>, store_dir: &Path, count: usize) -> anyhow::Result<()> {
+    let committer = Committer::start(store);
     let namespaces = Arc::new(Namespaces::load(committer.clone())?);
     namespaces
         .ensure(
@@ -89,7 +109,7 @@ pub(crate) async fn seed_closed(store_dir: &Path, count: usize) -> anyhow::Resul
     }
     executions.shutdown();
     committer.flush_now().await?;
-    Ok(started.elapsed())
+    Ok(())
 }
 
 /// One workflow through the worker's RPC sequence, on a task queue no one else polls.
