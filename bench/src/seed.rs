@@ -70,7 +70,27 @@ pub(crate) async fn seed_closed(store_dir: &Path, count: usize) -> anyhow::Resul
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+    wait_until_openable(store_dir, closing).await?;
     Ok(started.elapsed())
+}
+
+/// Waits until the store in `dir` can be opened again: sled's own background threads (its
+/// flusher, segment rewrites) hold the database for a while after the last handle is dropped,
+/// longer the more was written. Opens it once and closes it at once (nothing to flush then).
+async fn wait_until_openable(dir: &Path, since: Instant) -> anyhow::Result<()> {
+    loop {
+        let path = dir.to_path_buf();
+        match tokio::task::spawn_blocking(move || SledStore::open(&path)).await? {
+            Ok(store) => {
+                drop(store);
+                return Ok(());
+            }
+            Err(_) if since.elapsed() < CLOSE_TIMEOUT => {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(err) => bail!("the seeded store does not open again: {err}"),
+        }
+    }
 }
 
 async fn seed_into(store: Arc<dyn Store>, store_dir: &Path, count: usize) -> anyhow::Result<()> {
