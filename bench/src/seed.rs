@@ -20,7 +20,7 @@ use lockstep_server::{
     NamespaceSpec,
     executions::Executions,
     namespaces::{DEFAULT_NAMESPACE, Namespaces, PayloadPolicy},
-    store::{Committer, SledStore, Store},
+    store::{Committer, Keyspace, SledStore, Store},
     tokens::TokenKey,
 };
 use temporalio_protos::temporal::api::{
@@ -45,6 +45,9 @@ const SEEDERS: usize = 256;
 /// The size of each seeded payload: about what an encrypted greeting is.
 const PAYLOAD_BYTES: usize = 96;
 
+/// When every seeded workflow's timeouts (workflow task and activity start-to-close, 10 s
+/// each) have come due, counted from the last seeded workflow.
+const STALE_TIMERS_DUE: Duration = Duration::from_secs(12);
 /// How long the store may take to close once seeding is done (background tasks of the
 /// executions still hold it for a moment).
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(30);
@@ -94,7 +97,7 @@ async fn wait_until_openable(dir: &Path, since: Instant) -> anyhow::Result<()> {
 }
 
 async fn seed_into(store: Arc<dyn Store>, store_dir: &Path, count: usize) -> anyhow::Result<()> {
-    let committer = Committer::start(store);
+    let committer = Committer::start(store.clone());
     let namespaces = Arc::new(Namespaces::load(committer.clone())?);
     namespaces
         .ensure(
@@ -105,6 +108,9 @@ async fn seed_into(store: Arc<dyn Store>, store_dir: &Path, count: usize) -> any
         .await?;
     let tokens = TokenKey::load_or_create(store_dir)?;
     let executions = Executions::open(committer.clone(), tokens, namespaces)?;
+    // The seeded workflows' workflow-task and activity timeouts go stale when they close; a
+    // server deletes those timer rows as they come due, so the seeder runs the timers too.
+    let timer_driver = executions.spawn_timer_driver();
 
     let next = Arc::new(AtomicUsize::new(0));
     let mut seeders = JoinSet::new();
@@ -127,8 +133,17 @@ async fn seed_into(store: Arc<dyn Store>, store_dir: &Path, count: usize) -> any
     while let Some(joined) = seeders.join_next().await {
         joined??;
     }
+    if count > 0 {
+        tokio::time::sleep(STALE_TIMERS_DUE).await;
+    }
     executions.shutdown();
+    timer_driver.await?;
     committer.flush_now().await?;
+    // What a long-running server holds for closed runs: one retention timer each.
+    let timers = store.scan_prefix(Keyspace::Timers, &[], count + 1)?.len();
+    if timers > count {
+        bail!("{timers} timer rows remain for {count} closed workflows (expected one each)");
+    }
     Ok(())
 }
 
@@ -231,7 +246,7 @@ fn schedule_greet(task_queue: &str) -> Command {
                 }),
                 input: payloads(),
                 start_to_close_timeout: Some(prost_wkt_types::Duration {
-                    seconds: 30,
+                    seconds: 10,
                     nanos: 0,
                 }),
                 ..Default::default()
