@@ -133,18 +133,32 @@ async fn seed_into(store: Arc<dyn Store>, store_dir: &Path, count: usize) -> any
     while let Some(joined) = seeders.join_next().await {
         joined??;
     }
-    if count > 0 {
-        tokio::time::sleep(STALE_TIMERS_DUE).await;
-    }
+    wait_for_stale_timers(store.as_ref(), count).await?;
     executions.shutdown();
     timer_driver.await?;
     committer.flush_now().await?;
-    // What a long-running server holds for closed runs: one retention timer each.
-    let timers = store.scan_prefix(Keyspace::Timers, &[], count + 1)?.len();
-    if timers > count {
-        bail!("{timers} timer rows remain for {count} closed workflows (expected one each)");
-    }
     Ok(())
+}
+
+/// Waits until the store holds what a long-running server holds for `count` closed runs: one
+/// retention timer each, their stale timeouts fired (the timer driver may lag behind a large
+/// seed by a few seconds).
+async fn wait_for_stale_timers(store: &dyn Store, count: usize) -> anyhow::Result<()> {
+    if count == 0 {
+        return Ok(());
+    }
+    tokio::time::sleep(STALE_TIMERS_DUE).await;
+    let waiting = Instant::now();
+    loop {
+        let timers = store.scan_prefix(Keyspace::Timers, &[], count + 1)?.len();
+        if timers <= count {
+            return Ok(());
+        }
+        if waiting.elapsed() > CLOSE_TIMEOUT {
+            bail!("{timers} timer rows remain for {count} closed workflows (expected one each)");
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
 }
 
 /// One workflow through the worker's RPC sequence, on a task queue no one else polls.
