@@ -63,7 +63,7 @@ mod update;
 mod workflow_task;
 
 #[cfg(test)]
-mod test_support;
+pub(crate) mod test_support;
 #[cfg(test)]
 mod tests;
 

@@ -5,9 +5,8 @@
 use std::{sync::Arc, time::Duration};
 
 use temporalio_protos::temporal::api::{
-    command::v1::{Command, StartTimerCommandAttributes, command::Attributes},
     common::v1::{WorkflowExecution, WorkflowType},
-    enums::v1::{CommandType, EventType, TaskQueueKind},
+    enums::v1::{EventType, TaskQueueKind},
     taskqueue::v1::{StickyExecutionAttributes, TaskQueue},
     workflowservice::v1::{
         PollWorkflowTaskQueueRequest, PollWorkflowTaskQueueResponse,
@@ -100,19 +99,7 @@ async fn sticky_run(executions: &Executions, sticky_timeout_secs: i64) {
         .unwrap();
     let first = poll(executions, NORMAL, TaskQueueKind::Normal).await;
     assert_eq!(event_ids(&first), [1, 2, 3]);
-    let timer = Command {
-        command_type: CommandType::StartTimer as i32,
-        attributes: Some(Attributes::StartTimerCommandAttributes(
-            StartTimerCommandAttributes {
-                timer_id: "t".into(),
-                start_to_fire_timeout: Some(prost_wkt_types::Duration {
-                    seconds: 3600,
-                    nanos: 0,
-                }),
-            },
-        )),
-        ..Default::default()
-    };
+    let timer = crate::engine::test_support::start_timer_cmd("t", 3_600_000);
     executions
         .complete_workflow_task(&RespondWorkflowTaskCompletedRequest {
             namespace: DEFAULT_NAMESPACE.into(),

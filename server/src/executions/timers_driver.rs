@@ -122,9 +122,7 @@ mod tests {
     use std::{sync::Arc, time::Duration};
 
     use temporalio_protos::temporal::api::{
-        command::v1::{Command, StartTimerCommandAttributes, command::Attributes},
         common::v1::WorkflowType,
-        enums::v1::CommandType,
         taskqueue::v1::TaskQueue,
         workflowservice::v1::{
             PollWorkflowTaskQueueRequest, RespondWorkflowTaskCompletedRequest,
@@ -185,19 +183,7 @@ mod tests {
             .await
             .unwrap();
         // A long user timer keeps the run open and its state stable.
-        let wait = Command {
-            command_type: CommandType::StartTimer as i32,
-            attributes: Some(Attributes::StartTimerCommandAttributes(
-                StartTimerCommandAttributes {
-                    timer_id: "t".into(),
-                    start_to_fire_timeout: Some(prost_wkt_types::Duration {
-                        seconds: 3600,
-                        nanos: 0,
-                    }),
-                },
-            )),
-            ..Default::default()
-        };
+        let wait = crate::engine::test_support::start_timer_cmd("t", 3_600_000);
         executions
             .complete_workflow_task(&RespondWorkflowTaskCompletedRequest {
                 namespace: DEFAULT_NAMESPACE.into(),
