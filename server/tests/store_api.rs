@@ -4,7 +4,7 @@
 //! for one backend, so a new backend gets the whole suite by adding one line.
 
 use lockstep_server::store::{
-    FORMAT_KEY, Keyspace, MemoryStore, SledStore, Store, StoreError, WriteBatch,
+    FORMAT_KEY, FORMAT_VERSION, Keyspace, MemoryStore, SledStore, Store, StoreError, WriteBatch,
 };
 use tempfile::TempDir;
 
@@ -127,7 +127,7 @@ fn rejected_batch_applies_nothing(store: &dyn Store) {
     );
     assert_eq!(
         store.get(Keyspace::Meta, FORMAT_KEY).unwrap(),
-        Some(1u32.to_be_bytes().to_vec())
+        Some(FORMAT_VERSION.to_be_bytes().to_vec())
     );
 }
 
@@ -262,7 +262,7 @@ fn scan_range_bounds_and_limit(store: &dyn Store) {
 fn starts_with_only_the_format_record(store: &dyn Store) {
     assert_eq!(
         store.scan_prefix(Keyspace::Meta, b"", usize::MAX).unwrap(),
-        vec![(FORMAT_KEY.to_vec(), 1u32.to_be_bytes().to_vec())]
+        vec![(FORMAT_KEY.to_vec(), FORMAT_VERSION.to_be_bytes().to_vec())]
     );
 }
 

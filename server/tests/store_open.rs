@@ -16,17 +16,19 @@ fn open_err(dir: &Path) -> String {
 
 /// A store with some data, flushed and closed.
 fn populated(dir: &Path) {
-    let store = SledStore::open(dir).unwrap();
-    for chunk in 0..60u32 {
-        let mut batch = WriteBatch::new();
-        for i in 0..50u32 {
-            let key = (chunk * 50 + i).to_be_bytes();
-            batch.put(Keyspace::History, key, vec![7; 100]);
+    // sled writes its own log only at checkpoints (each close is one): reopen every ten
+    // batches so the log holds several flushes, as a long-running store's does.
+    for round in 0..6u32 {
+        let store = SledStore::open(dir).unwrap();
+        for chunk in round * 10..(round + 1) * 10 {
+            let mut batch = WriteBatch::new();
+            for i in 0..50u32 {
+                let key = (chunk * 50 + i).to_be_bytes();
+                batch.put(Keyspace::History, key, vec![7; 100]);
+            }
+            store.apply(&batch).unwrap();
         }
-        store.apply(&batch).unwrap();
-        if chunk % 10 == 0 {
-            store.flush().unwrap();
-        }
+        store.flush().unwrap();
     }
 }
 

@@ -1,22 +1,24 @@
 //! Group commit: many concurrent writers share one apply and one flush.
 //!
 //! [`Committer::commit`] hands its batch to one dedicated commit thread and waits. The thread
-//! takes *every* batch queued since its last turn, applies them together as one atomic store
-//! batch, flushes once, and then answers each of their callers. A caller is answered only by
-//! the flush that followed the apply of its own batch, so the batch is on disk when `commit`
-//! returns `Ok`. Batches queued while a turn runs are served by the next turn, so N concurrent
+//! takes *every* batch queued since its last turn, hands them to the store as one batch with
+//! [`Store::apply_durable`] (atomic, and durable when it returns: the sled store logs it, syncs
+//! the log once, then applies it), and then answers each of their callers. A caller is
+//! answered only after the durable apply of its own batch, so the batch is on disk when
+//! `commit` returns `Ok`. Batches queued while a turn runs are served by the next turn, so N concurrent
 //! commits cost one or two applies and flushes, and each commit costs two thread hand-offs
 //! (to the commit thread and back), not one blocking-pool task per apply and per flush.
 //!
 //! Merging is safe because the merged batch applies its operations in queue order (a later
 //! write to a key wins, as if the batches had been applied one after another) and is atomic as
-//! a whole: a failed apply applied none of them, and every caller of that turn gets the error.
+//! a whole: every caller of a turn gets that turn's result.
 //! Batches that could never apply (a reserved key) are refused before they are queued, so one
 //! caller's bad batch cannot fail the others.
 //!
-//! A failed flush fails every waiter of that flush, is logged, and stops the committer: after
-//! a failed fsync nobody knows which earlier writes reached the disk, so every later commit
-//! fails too (fail-stop) and the process must restart and recover from what is on disk.
+//! A failed durable apply fails every waiter of that turn, is logged, and stops the committer:
+//! after a failed write or fsync nobody knows which earlier writes reached the disk, so every
+//! later commit fails too (fail-stop) and the process must restart and recover from what is on
+//! disk.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
@@ -156,7 +158,7 @@ impl Shared {
 struct State {
     /// Batches (possibly empty: flush only) waiting for the next turn, in arrival order.
     queue: Vec<(WriteBatch, Waiter)>,
-    /// Set by the first failed flush; every later commit fails with it.
+    /// Set by the first failed durable apply; every later commit fails with it.
     failed: Option<StoreError>,
     /// Set when the last `Committer` is dropped.
     closed: bool,
@@ -202,19 +204,18 @@ fn merge(queued: Vec<(WriteBatch, Waiter)>) -> (WriteBatch, Vec<Waiter>) {
     (merged, waiters)
 }
 
-/// Applies `merged` and flushes. An apply error is that group's alone (nothing of it was
-/// applied); a flush error stops the committer for good.
+/// Applies `merged` durably. Any error stops the committer for good: after a failed write or
+/// sync nobody knows which earlier writes reached the disk.
 fn commit_group(shared: &Shared, merged: &WriteBatch) -> Result<(), StoreError> {
     if let Some(error) = shared.lock().failed.clone() {
         return Err(error);
     }
-    shared.store.apply(merged)?;
-    let result = shared.store.flush();
+    let result = shared.store.apply_durable(merged);
     shared.flushes.fetch_add(1, Ordering::Relaxed);
     if let Err(error) = &result {
         tracing::error!(
             %error,
-            "store flush failed; failing every commit waiting on it and all later commits"
+            "store commit failed; failing every commit waiting on it and all later commits"
         );
         shared.lock().failed = Some(error.clone());
     }

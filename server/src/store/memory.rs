@@ -119,7 +119,10 @@ mod tests {
         for ks in Keyspace::ALL {
             let entries = store.scan_prefix(ks, b"", usize::MAX).unwrap();
             if ks == Keyspace::Meta {
-                assert_eq!(entries, vec![(FORMAT_KEY.to_vec(), vec![0, 0, 0, 1])]);
+                assert_eq!(
+                    entries,
+                    vec![(FORMAT_KEY.to_vec(), FORMAT_VERSION.to_be_bytes().to_vec())]
+                );
             } else {
                 assert!(entries.is_empty());
             }

@@ -41,6 +41,7 @@ mod memory;
 #[cfg(test)]
 mod recording;
 mod sled_store;
+mod wal;
 
 use std::fmt;
 use std::io;
@@ -57,7 +58,8 @@ pub use sled_store::SledStore;
 pub const FORMAT_KEY: &[u8] = b"format";
 
 /// The on-disk format version this build writes and accepts.
-pub const FORMAT_VERSION: u32 = 1;
+/// Version 2 added the write-ahead log (`wal-*.log`); version 1 dirs are upgraded at open.
+pub const FORMAT_VERSION: u32 = 2;
 
 /// An independent sorted key-value map inside the store.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -250,6 +252,15 @@ pub trait Store: Send + Sync + 'static {
 
     /// Blocks until every batch applied before this call is on disk (fsync-equivalent).
     fn flush(&self) -> Result<(), StoreError>;
+
+    /// Applies `batch` atomically and returns once it and every batch applied before it are
+    /// durable: [`Store::apply`] then [`Store::flush`], unless a backend does better (the sled
+    /// store logs the batch, syncs the log, and only then applies it). On `Err` the batch may
+    /// or may not be applied and durable.
+    fn apply_durable(&self, batch: &WriteBatch) -> Result<(), StoreError> {
+        self.apply(batch)?;
+        self.flush()
+    }
 }
 
 /// Errors from the storage layer.

@@ -28,13 +28,10 @@ use std::ops::Bound;
 use std::os::unix::fs::DirBuilderExt;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard};
 
-use sled::transaction::{
-    ConflictableTransactionError, TransactionError, Transactional, TransactionalTree,
-};
-
+use super::wal::{self, Wal};
 use super::{
     Entry, FORMAT_KEY, FORMAT_VERSION, Keyspace, Store, StoreError, WriteBatch, WriteOp, frame,
 };
@@ -45,13 +42,25 @@ const LOCK_FILE: &str = "lockstep.lock";
 /// Entries sled itself creates in its directory (plus `snap.*` snapshots).
 const SLED_ENTRIES: [&str; 3] = ["db", "conf", "blobs"];
 
-/// A [`Store`] on an embedded sled database in one data dir.
+/// The first on-disk format (sled transactions, no write-ahead log); opened and upgraded.
+const FORMAT_WITHOUT_LOG: u32 = 1;
+
+/// A [`Store`] on an embedded sled database in one data dir, behind a write-ahead log.
+///
+/// A batch is appended to the log ([`Wal`]), synced when it must be durable, and only then
+/// applied to sled's trees, one plain insert or remove at a time (no sled transaction: the log
+/// is what makes the batch atomic across a crash). Reads and applies exclude each other, so a
+/// reader never sees half a batch.
 pub struct SledStore {
     /// One tree per keyspace, indexed by [`Keyspace::index`].
     trees: Vec<sled::Tree>,
-    /// Owns the trees; `flush` on it flushes all of them.
+    /// Owns the trees; `flush` on it flushes all of them (at checkpoints).
     db: sled::Db,
-    /// Set after sled panicked: its in-memory state is no longer trusted.
+    /// The write-ahead log; held for the whole of an apply, so sled sees batches in log order.
+    wal: Mutex<Wal>,
+    /// Taken shared by reads and exclusively while a batch is applied to the trees.
+    applying: RwLock<()>,
+    /// Set after sled panicked or a write failed: the in-memory state is no longer trusted.
     poisoned: AtomicBool,
     /// For messages.
     dir: PathBuf,
@@ -87,13 +96,17 @@ impl SledStore {
         }
 
         let (db, trees) = open_sled_waiting(dir).map_err(open_error)?;
+        let (wal, replay) = Wal::open(dir)?;
         let store = SledStore {
             trees,
             db,
+            wal: Mutex::new(wal),
+            applying: RwLock::new(()),
             poisoned: AtomicBool::new(false),
             dir: dir.to_path_buf(),
             _lock: lock,
         };
+        store.replay(&replay)?;
 
         match store.get(Keyspace::Meta, FORMAT_KEY)? {
             Some(value) => {
@@ -103,7 +116,10 @@ impl SledStore {
                         keyspace: Keyspace::Meta,
                         key: super::key_hex(FORMAT_KEY),
                     })?;
-                if found != FORMAT_VERSION {
+                if found == FORMAT_WITHOUT_LOG {
+                    store.write_format_record()?;
+                    tracing::info!(dir = %dir.display(), from = found, to = FORMAT_VERSION, "upgraded the store's format");
+                } else if found != FORMAT_VERSION {
                     return Err(StoreError::UnsupportedFormat {
                         found,
                         expected: FORMAT_VERSION,
@@ -119,10 +135,7 @@ impl SledStore {
                 )));
             }
             None => {
-                let mut batch = WriteBatch::new();
-                batch.put(Keyspace::Meta, FORMAT_KEY, FORMAT_VERSION.to_be_bytes());
-                store.apply_unchecked(&batch)?;
-                store.flush()?;
+                store.write_format_record()?;
                 tracing::info!(dir = %dir.display(), format = FORMAT_VERSION, "created a new store");
             }
         }
@@ -148,7 +161,8 @@ impl SledStore {
         if self.poisoned.load(Ordering::Acquire) {
             return Err(StoreError::Engine {
                 operation,
-                detail: "sled panicked earlier in this process; restart to recover from disk"
+                detail: "the store failed earlier in this process (see the error log); restart \
+                         to recover from disk"
                     .into(),
             });
         }
@@ -156,74 +170,141 @@ impl SledStore {
         match catch_unwind(AssertUnwindSafe(f)) {
             Ok(result) => result,
             Err(payload) => {
-                self.poisoned.store(true, Ordering::Release);
                 let detail = format!("sled panicked: {}", panic_message(payload.as_ref()));
-                tracing::error!(dir = %self.dir.display(), operation, %detail, "storage engine failure");
-                Err(StoreError::Engine { operation, detail })
+                Err(self.fail_stop(StoreError::Engine { operation, detail }))
             }
         }
     }
 
-    /// `apply` without the reserved-key check; the store's own records go through here.
-    fn apply_unchecked(&self, batch: &WriteBatch) -> Result<(), StoreError> {
-        if batch.is_empty() {
-            // sled's multi-tree transaction indexes its first tree: never run it empty.
+    /// Poisons the store after a failure that leaves memory and disk out of step, and logs it.
+    fn fail_stop(&self, error: StoreError) -> StoreError {
+        self.poisoned.store(true, Ordering::Release);
+        tracing::error!(dir = %self.dir.display(), %error, "storage failure; the store refuses every later operation");
+        error
+    }
+
+    /// Held while reading, so a read never sees half an applied batch.
+    fn reading(&self) -> RwLockReadGuard<'_, ()> {
+        self.applying.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn lock_wal(&self) -> MutexGuard<'_, Wal> {
+        // Every failure while the log is held poisons the store, so a poisoned lock guards
+        // nothing that is used again.
+        self.wal.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Logs `batch`, syncs the log if `durable`, then applies the batch to the trees, and
+    /// checkpoints when the log is due. Any failure after the append poisons the store: the
+    /// batch may be in the log (and so reappear at the next open) without being in the trees.
+    fn write(&self, batch: &WriteBatch, durable: bool) -> Result<(), StoreError> {
+        self.guarded("apply", || {
+            let mut wal = self.lock_wal();
+            wal.append(batch)
+                .map_err(|e| self.fail_stop(io_error("append to the log", e)))?;
+            if durable {
+                wal.sync()
+                    .map_err(|e| self.fail_stop(io_error("sync the log", e)))?;
+            }
+            self.apply_to_trees(batch).map_err(|e| self.fail_stop(e))?;
+            if wal.wants_checkpoint() {
+                self.checkpoint(&mut wal).map_err(|e| self.fail_stop(e))?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Applies `batch` to the trees, excluding readers meanwhile.
+    fn apply_to_trees(&self, batch: &WriteBatch) -> Result<(), StoreError> {
+        let _applying = self
+            .applying
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        for op in batch.ops() {
+            let tree = self.tree(op.keyspace());
+            let result = match op {
+                WriteOp::Put { key, value, .. } => tree.insert(key, frame::encode(key, value)),
+                WriteOp::Delete { key, .. } => tree.remove(key),
+            };
+            result.map_err(|e| map_sled("apply", e))?;
+        }
+        Ok(())
+    }
+
+    /// Makes the trees durable on their own (sled flush, then fsync of sled's files), then
+    /// starts a new log generation and deletes the older ones.
+    fn checkpoint(&self, wal: &mut Wal) -> Result<(), StoreError> {
+        self.db.flush().map_err(|e| map_sled("checkpoint", e))?;
+        sync_sled_files(&self.dir).map_err(|e| io_error("sync the trees", e))?;
+        wal.rotate().map_err(|e| io_error("start a new log", e))
+    }
+
+    /// Applies the batches the log held at open, in order, and checkpoints them.
+    fn replay(&self, batches: &[WriteBatch]) -> Result<(), StoreError> {
+        if batches.is_empty() && !self.lock_wal().wants_checkpoint() {
             return Ok(());
         }
-        let mut touched: Vec<Keyspace> = batch.ops().iter().map(WriteOp::keyspace).collect();
-        touched.sort_unstable();
-        touched.dedup();
-        // Everything allocated outside the closure: sled may run it several times.
-        let prepared: Vec<PreparedOp<'_>> = batch
-            .ops()
-            .iter()
-            .map(|op| PreparedOp {
-                slot: touched.partition_point(|ks| *ks < op.keyspace()),
-                key: op.key(),
-                framed: match op {
-                    WriteOp::Put { key, value, .. } => Some(frame::encode(key, value)),
-                    WriteOp::Delete { .. } => None,
-                },
-            })
-            .collect();
-        let trees: Vec<&sled::Tree> = touched.iter().map(|ks| self.tree(*ks)).collect();
+        self.guarded("replay the log", || {
+            for batch in batches {
+                self.apply_to_trees(batch)?;
+            }
+            self.checkpoint(&mut self.lock_wal())
+        })?;
+        tracing::info!(dir = %self.dir.display(), batches = batches.len(), "replayed the write-ahead log");
+        Ok(())
+    }
 
-        self.guarded("apply", || {
-            let result = trees[..].transaction(|views: &Vec<TransactionalTree>| {
-                for op in &prepared {
-                    let Some(view) = views.get(op.slot) else {
-                        return Err(ConflictableTransactionError::Abort(()));
-                    };
-                    match &op.framed {
-                        Some(framed) => view.insert(op.key, framed.as_slice())?,
-                        None => view.remove(op.key)?,
-                    };
-                }
-                Ok(())
-            });
-            result.map_err(|e| match e {
-                TransactionError::Storage(e) => map_sled("apply", e),
-                TransactionError::Abort(()) => StoreError::Engine {
-                    operation: "apply",
-                    detail: "transaction view missing for a touched keyspace".into(),
-                },
-            })
-        })
+    /// Writes the current format version durably (new store, or upgrade).
+    fn write_format_record(&self) -> Result<(), StoreError> {
+        let mut batch = WriteBatch::new();
+        batch.put(Keyspace::Meta, FORMAT_KEY, FORMAT_VERSION.to_be_bytes());
+        self.write(&batch, true)
+    }
+
+    /// Checkpoints so that the next open has nothing to replay (at shutdown).
+    fn checkpoint_now(&self) -> Result<(), StoreError> {
+        self.guarded("checkpoint", || self.checkpoint(&mut self.lock_wal()))
     }
 }
 
-/// One write of a batch, ready for the transaction closure.
-struct PreparedOp<'a> {
-    /// Index of the keyspace's view among the transaction's trees.
-    slot: usize,
-    key: &'a [u8],
-    /// The framed value of a put; `None` for a delete.
-    framed: Option<Vec<u8>>,
+impl Drop for SledStore {
+    fn drop(&mut self) {
+        if let Err(error) = self.checkpoint_now() {
+            tracing::warn!(dir = %self.dir.display(), %error, "no checkpoint at close; the next open replays the log");
+        }
+    }
+}
+
+/// fsyncs the files sled writes (its flush only schedules the log's pages for writeback).
+fn sync_sled_files(dir: &Path) -> io::Result<()> {
+    for name in ["db", "conf"] {
+        match File::open(dir.join(name)) {
+            Ok(file) => file.sync_all()?,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+    }
+    let blobs = dir.join("blobs");
+    if blobs.is_dir() {
+        for entry in fs::read_dir(&blobs)? {
+            File::open(entry?.path())?.sync_all()?;
+        }
+        File::open(&blobs)?.sync_all()?;
+    }
+    File::open(dir)?.sync_all()
+}
+
+fn io_error(operation: &'static str, source: io::Error) -> StoreError {
+    StoreError::Io {
+        operation,
+        source: Arc::new(source),
+    }
 }
 
 impl Store for SledStore {
     fn get(&self, keyspace: Keyspace, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
         let stored = self.guarded("get", || {
+            let _reading = self.reading();
             self.tree(keyspace).get(key).map_err(|e| map_sled("get", e))
         })?;
         stored
@@ -238,6 +319,7 @@ impl Store for SledStore {
         limit: usize,
     ) -> Result<Vec<Entry>, StoreError> {
         let raw = self.guarded("scan", || {
+            let _reading = self.reading();
             self.tree(keyspace)
                 .scan_prefix(prefix)
                 .take(limit)
@@ -262,6 +344,7 @@ impl Store for SledStore {
             end.map_or(Bound::Unbounded, Bound::Excluded),
         );
         let raw = self.guarded("scan", || {
+            let _reading = self.reading();
             self.tree(keyspace)
                 .range::<&[u8], _>(bounds)
                 .take(limit)
@@ -273,12 +356,19 @@ impl Store for SledStore {
 
     fn apply(&self, batch: &WriteBatch) -> Result<(), StoreError> {
         super::check_reserved(batch)?;
-        self.apply_unchecked(batch)
+        self.write(batch, false)
+    }
+
+    fn apply_durable(&self, batch: &WriteBatch) -> Result<(), StoreError> {
+        super::check_reserved(batch)?;
+        self.write(batch, true)
     }
 
     fn flush(&self) -> Result<(), StoreError> {
         self.guarded("flush", || {
-            self.db.flush().map(drop).map_err(|e| map_sled("flush", e))
+            self.lock_wal()
+                .sync()
+                .map_err(|e| self.fail_stop(io_error("sync the log", e)))
         })
     }
 }
@@ -319,8 +409,10 @@ fn check_only_sled_files(dir: &Path) -> Result<(), String> {
             .map_err(|e| format!("cannot be read: {e}"))?
             .file_name();
         let name = name.to_string_lossy();
-        let ours =
-            name == LOCK_FILE || SLED_ENTRIES.contains(&name.as_ref()) || name.starts_with("snap.");
+        let ours = name == LOCK_FILE
+            || SLED_ENTRIES.contains(&name.as_ref())
+            || name.starts_with("snap.")
+            || wal::is_log_file(&name);
         if !ours {
             return Err(format!(
                 "is not empty and holds no lockstep store (found {name:?}); point --data-dir at \
@@ -359,7 +451,9 @@ fn open_sled(dir: &Path) -> Result<(sled::Db, Vec<sled::Tree>), String> {
         )
     };
     let open = || -> sled::Result<(sled::Db, Vec<sled::Tree>)> {
-        let db = sled::Config::new().path(dir).open()?;
+        // No background flushes: the write-ahead log makes batches durable, and the store
+        // flushes sled itself at each checkpoint.
+        let db = sled::Config::new().path(dir).flush_every_ms(None).open()?;
         let trees = Keyspace::ALL
             .iter()
             .map(|ks| db.open_tree(ks.name()))
@@ -503,8 +597,7 @@ mod tests {
             let store = SledStore::open(tmp.path()).unwrap();
             let mut batch = WriteBatch::new();
             batch.put(Keyspace::Meta, FORMAT_KEY, 7u32.to_be_bytes());
-            store.apply_unchecked(&batch).unwrap();
-            store.flush().unwrap();
+            store.write(&batch, true).unwrap();
         }
         let err = SledStore::open(tmp.path()).unwrap_err();
         assert!(
@@ -531,6 +624,75 @@ mod tests {
         assert!(
             err.contains("is not a sled database or is corrupt"),
             "{err}"
+        );
+    }
+
+    #[test]
+    fn a_batch_in_the_log_but_not_in_the_trees_is_there_after_reopen() {
+        let tmp = tempfile::tempdir().unwrap();
+        drop(SledStore::open(tmp.path()).unwrap());
+        // What a crash between the log's sync and the trees' apply leaves behind.
+        {
+            let (mut wal, pending) = Wal::open(tmp.path()).unwrap();
+            assert!(pending.is_empty(), "a clean close leaves nothing to replay");
+            let mut batch = WriteBatch::new();
+            batch
+                .put(Keyspace::History, b"h".to_vec(), b"event".to_vec())
+                .put(Keyspace::Executions, b"e".to_vec(), b"state".to_vec());
+            wal.append(&batch).unwrap();
+            wal.sync().unwrap();
+        }
+        let store = SledStore::open(tmp.path()).unwrap();
+        assert_eq!(
+            store.get(Keyspace::History, b"h").unwrap(),
+            Some(b"event".to_vec())
+        );
+        assert_eq!(
+            store.get(Keyspace::Executions, b"e").unwrap(),
+            Some(b"state".to_vec())
+        );
+    }
+
+    #[test]
+    fn checkpoints_keep_one_small_log_and_every_batch() {
+        let tmp = tempfile::tempdir().unwrap();
+        let value = vec![5u8; 64 * 1024];
+        let batches = (wal::CHECKPOINT_BYTES / value.len() as u64) * 2 + 3;
+        {
+            let store = SledStore::open(tmp.path()).unwrap();
+            for i in 0..batches {
+                let mut batch = WriteBatch::new();
+                batch.put(Keyspace::History, i.to_be_bytes(), value.clone());
+                store.apply_durable(&batch).unwrap();
+            }
+            let logs = fs::read_dir(tmp.path())
+                .unwrap()
+                .filter(|e| wal::is_log_file(&e.as_ref().unwrap().file_name().to_string_lossy()))
+                .count();
+            assert_eq!(logs, 1);
+        }
+        let store = SledStore::open(tmp.path()).unwrap();
+        let stored = store
+            .scan_prefix(Keyspace::History, b"", usize::MAX)
+            .unwrap();
+        assert_eq!(stored.len() as u64, batches);
+        assert!(stored.iter().all(|(_, v)| *v == value));
+    }
+
+    #[test]
+    fn a_store_of_the_first_format_is_upgraded() {
+        let tmp = tempfile::tempdir().unwrap();
+        {
+            let store = SledStore::open(tmp.path()).unwrap();
+            let mut batch = WriteBatch::new();
+            batch.put(Keyspace::Meta, FORMAT_KEY, FORMAT_WITHOUT_LOG.to_be_bytes());
+            store.write(&batch, true).unwrap();
+        }
+        drop(SledStore::open(tmp.path()).unwrap());
+        let store = SledStore::open(tmp.path()).unwrap();
+        assert_eq!(
+            store.get(Keyspace::Meta, FORMAT_KEY).unwrap(),
+            Some(FORMAT_VERSION.to_be_bytes().to_vec())
         );
     }
 
