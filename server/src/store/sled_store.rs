@@ -90,7 +90,10 @@ impl SledStore {
         }
 
         let lock = lock_dir(dir).map_err(open_error)?;
-        let has_log = fs::metadata(dir.join("db")).is_ok_and(|meta| meta.len() > 0);
+        // sled writes its `db` file only at checkpoints, so after a crash the data may be in
+        // the write-ahead log alone.
+        let has_log =
+            fs::metadata(dir.join("db")).is_ok_and(|meta| meta.len() > 0) || wal::holds_data(dir);
         if !has_log {
             check_only_sled_files(dir).map_err(open_error)?;
         }
@@ -650,6 +653,28 @@ mod tests {
         assert_eq!(
             store.get(Keyspace::Executions, b"e").unwrap(),
             Some(b"state".to_vec())
+        );
+    }
+
+    #[test]
+    fn a_store_killed_before_its_first_checkpoint_reopens_beside_other_files() {
+        // sled had not written its `db` yet: everything is in the log. The server's own files
+        // (the task-token key) sit beside it.
+        let tmp = tempfile::tempdir().unwrap();
+        fs::write(tmp.path().join("task-token.key"), [1u8; 32]).unwrap();
+        {
+            let (mut wal, _) = Wal::open(tmp.path()).unwrap();
+            let mut batch = WriteBatch::new();
+            batch
+                .put(Keyspace::Meta, FORMAT_KEY, FORMAT_VERSION.to_be_bytes())
+                .put(Keyspace::Namespaces, b"default".to_vec(), b"ns".to_vec());
+            wal.append(&batch).unwrap();
+            wal.sync().unwrap();
+        }
+        let store = SledStore::open(tmp.path()).unwrap();
+        assert_eq!(
+            store.get(Keyspace::Namespaces, b"default").unwrap(),
+            Some(b"ns".to_vec())
         );
     }
 

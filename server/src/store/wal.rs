@@ -50,6 +50,15 @@ pub(super) fn is_log_file(name: &str) -> bool {
     generation_of(name).is_some()
 }
 
+/// True if `dir` holds a log file that anything was ever appended to.
+pub(super) fn holds_data(dir: &Path) -> bool {
+    log_files(dir).is_ok_and(|files| {
+        files
+            .iter()
+            .any(|(_, path)| fs::metadata(path).is_ok_and(|meta| meta.len() > 0))
+    })
+}
+
 /// The open log: appends go to the newest generation.
 pub(super) struct Wal {
     dir: PathBuf,
