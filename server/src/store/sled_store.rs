@@ -49,8 +49,8 @@ const FORMAT_WITHOUT_LOG: u32 = 1;
 ///
 /// A batch is appended to the log ([`Wal`]), synced when it must be durable, and only then
 /// applied to sled's trees, one plain insert or remove at a time (no sled transaction: the log
-/// is what makes the batch atomic across a crash). Reads and applies exclude each other, so a
-/// reader never sees half a batch.
+/// is what makes the batch atomic across a crash). A read (a `get`, or each step of a scan)
+/// and an apply exclude each other, so a read sees a batch whole or not at all.
 pub struct SledStore {
     /// One tree per keyspace, indexed by [`Keyspace::index`].
     trees: Vec<sled::Tree>,
@@ -191,6 +191,28 @@ impl SledStore {
         self.applying.read().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// Up to `limit` entries of `iter`, each step under [`SledStore::reading`] (as sled's own
+    /// iterators lock per step): every entry is seen before or after a whole batch, and a long
+    /// scan never holds up the commits.
+    fn collect(
+        &self,
+        mut iter: sled::Iter,
+        limit: usize,
+    ) -> Result<Vec<(sled::IVec, sled::IVec)>, StoreError> {
+        let mut out = Vec::new();
+        while out.len() < limit {
+            let next = {
+                let _reading = self.reading();
+                iter.next()
+            };
+            match next {
+                Some(entry) => out.push(entry.map_err(|e| map_sled("scan", e))?),
+                None => break,
+            }
+        }
+        Ok(out)
+    }
+
     fn lock_wal(&self) -> MutexGuard<'_, Wal> {
         // Every failure while the log is held poisons the store, so a poisoned lock guards
         // nothing that is used again.
@@ -322,12 +344,7 @@ impl Store for SledStore {
         limit: usize,
     ) -> Result<Vec<Entry>, StoreError> {
         let raw = self.guarded("scan", || {
-            let _reading = self.reading();
-            self.tree(keyspace)
-                .scan_prefix(prefix)
-                .take(limit)
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| map_sled("scan", e))
+            self.collect(self.tree(keyspace).scan_prefix(prefix), limit)
         })?;
         decode_entries(keyspace, raw)
     }
@@ -347,12 +364,7 @@ impl Store for SledStore {
             end.map_or(Bound::Unbounded, Bound::Excluded),
         );
         let raw = self.guarded("scan", || {
-            let _reading = self.reading();
-            self.tree(keyspace)
-                .range::<&[u8], _>(bounds)
-                .take(limit)
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| map_sled("scan", e))
+            self.collect(self.tree(keyspace).range::<&[u8], _>(bounds), limit)
         })?;
         decode_entries(keyspace, raw)
     }
