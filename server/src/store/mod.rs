@@ -366,6 +366,14 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// A [`StoreError::Io`] from the operating system's error during `operation`.
+    pub(crate) fn io(operation: &'static str, source: io::Error) -> Self {
+        StoreError::Io {
+            operation,
+            source: Arc::new(source),
+        }
+    }
+
     /// A [`StoreError::MalformedKey`] for `key` in `keyspace`, for layers that parse keys.
     pub fn malformed_key(keyspace: Keyspace, key: &[u8], reason: keys::KeyError) -> Self {
         StoreError::MalformedKey {

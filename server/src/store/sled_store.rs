@@ -29,7 +29,7 @@ use std::os::unix::fs::DirBuilderExt;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard};
+use std::sync::{Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard};
 
 use super::wal::{self, Wal};
 use super::{
@@ -226,10 +226,10 @@ impl SledStore {
         self.guarded("apply", || {
             let mut wal = self.lock_wal();
             wal.append(batch)
-                .map_err(|e| self.fail_stop(io_error("append to the log", e)))?;
+                .map_err(|e| self.fail_stop(StoreError::io("append to the log", e)))?;
             if durable {
                 wal.sync()
-                    .map_err(|e| self.fail_stop(io_error("sync the log", e)))?;
+                    .map_err(|e| self.fail_stop(StoreError::io("sync the log", e)))?;
             }
             self.apply_to_trees(batch).map_err(|e| self.fail_stop(e))?;
             if wal.wants_checkpoint() {
@@ -260,13 +260,14 @@ impl SledStore {
     /// starts a new log generation and deletes the older ones.
     fn checkpoint(&self, wal: &mut Wal) -> Result<(), StoreError> {
         self.db.flush().map_err(|e| map_sled("checkpoint", e))?;
-        sync_sled_files(&self.dir).map_err(|e| io_error("sync the trees", e))?;
-        wal.rotate().map_err(|e| io_error("start a new log", e))
+        sync_sled_files(&self.dir).map_err(|e| StoreError::io("sync the trees", e))?;
+        wal.rotate()
+            .map_err(|e| StoreError::io("start a new log", e))
     }
 
     /// Applies the batches the log held at open, in order, and checkpoints them.
     fn replay(&self, batches: &[WriteBatch]) -> Result<(), StoreError> {
-        if batches.is_empty() && !self.lock_wal().wants_checkpoint() {
+        if self.lock_wal().is_empty() {
             return Ok(());
         }
         self.guarded("replay the log", || {
@@ -286,9 +287,16 @@ impl SledStore {
         self.write(&batch, true)
     }
 
-    /// Checkpoints so that the next open has nothing to replay (at shutdown).
+    /// Checkpoints so that the next open has nothing to replay (at shutdown); nothing to do if
+    /// the log holds no record.
     fn checkpoint_now(&self) -> Result<(), StoreError> {
-        self.guarded("checkpoint", || self.checkpoint(&mut self.lock_wal()))
+        self.guarded("checkpoint", || {
+            let mut wal = self.lock_wal();
+            if wal.is_empty() {
+                return Ok(());
+            }
+            self.checkpoint(&mut wal)
+        })
     }
 }
 
@@ -317,13 +325,6 @@ fn sync_sled_files(dir: &Path) -> io::Result<()> {
         File::open(&blobs)?.sync_all()?;
     }
     File::open(dir)?.sync_all()
-}
-
-fn io_error(operation: &'static str, source: io::Error) -> StoreError {
-    StoreError::Io {
-        operation,
-        source: Arc::new(source),
-    }
 }
 
 impl Store for SledStore {
@@ -383,7 +384,7 @@ impl Store for SledStore {
         self.guarded("flush", || {
             self.lock_wal()
                 .sync()
-                .map_err(|e| self.fail_stop(io_error("sync the log", e)))
+                .map_err(|e| self.fail_stop(StoreError::io("sync the log", e)))
         })
     }
 }
@@ -509,10 +510,7 @@ fn decode_entries(
 
 fn map_sled(operation: &'static str, error: sled::Error) -> StoreError {
     match error {
-        sled::Error::Io(source) => StoreError::Io {
-            operation,
-            source: Arc::new(source),
-        },
+        sled::Error::Io(source) => StoreError::io(operation, source),
         sled::Error::Corruption { at, .. } => StoreError::EngineCorrupt {
             operation,
             detail: format!("sled found a damaged log entry at {at:?}"),
@@ -535,6 +533,15 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Appends `batch` to the log in `dir` and syncs it, without applying it to any tree;
+    /// returns what the log held before.
+    fn log_only(dir: &Path, batch: &WriteBatch) -> Vec<WriteBatch> {
+        let (mut wal, pending) = Wal::open(dir).unwrap();
+        wal.append(batch).unwrap();
+        wal.sync().unwrap();
+        pending
+    }
 
     fn put(store: &SledStore, ks: Keyspace, key: &[u8], value: &[u8]) {
         let mut batch = WriteBatch::new();
@@ -647,16 +654,12 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         drop(SledStore::open(tmp.path()).unwrap());
         // What a crash between the log's sync and the trees' apply leaves behind.
-        {
-            let (mut wal, pending) = Wal::open(tmp.path()).unwrap();
-            assert!(pending.is_empty(), "a clean close leaves nothing to replay");
-            let mut batch = WriteBatch::new();
-            batch
-                .put(Keyspace::History, b"h".to_vec(), b"event".to_vec())
-                .put(Keyspace::Executions, b"e".to_vec(), b"state".to_vec());
-            wal.append(&batch).unwrap();
-            wal.sync().unwrap();
-        }
+        let mut batch = WriteBatch::new();
+        batch
+            .put(Keyspace::History, b"h".to_vec(), b"event".to_vec())
+            .put(Keyspace::Executions, b"e".to_vec(), b"state".to_vec());
+        let pending = log_only(tmp.path(), &batch);
+        assert!(pending.is_empty(), "a clean close leaves nothing to replay");
         let store = SledStore::open(tmp.path()).unwrap();
         assert_eq!(
             store.get(Keyspace::History, b"h").unwrap(),
@@ -674,15 +677,11 @@ mod tests {
         // (the task-token key) sit beside it.
         let tmp = tempfile::tempdir().unwrap();
         fs::write(tmp.path().join("task-token.key"), [1u8; 32]).unwrap();
-        {
-            let (mut wal, _) = Wal::open(tmp.path()).unwrap();
-            let mut batch = WriteBatch::new();
-            batch
-                .put(Keyspace::Meta, FORMAT_KEY, FORMAT_VERSION.to_be_bytes())
-                .put(Keyspace::Namespaces, b"default".to_vec(), b"ns".to_vec());
-            wal.append(&batch).unwrap();
-            wal.sync().unwrap();
-        }
+        let mut batch = WriteBatch::new();
+        batch
+            .put(Keyspace::Meta, FORMAT_KEY, FORMAT_VERSION.to_be_bytes())
+            .put(Keyspace::Namespaces, b"default".to_vec(), b"ns".to_vec());
+        log_only(tmp.path(), &batch);
         let store = SledStore::open(tmp.path()).unwrap();
         assert_eq!(
             store.get(Keyspace::Namespaces, b"default").unwrap(),

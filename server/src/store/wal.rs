@@ -76,27 +76,25 @@ impl Wal {
     /// Reads every log file in `dir` and returns the batches to replay, oldest first, with
     /// the log opened for appending after them (a torn tail is cut off).
     pub(super) fn open(dir: &Path) -> Result<(Wal, Vec<WriteBatch>), StoreError> {
-        let mut files = log_files(dir).map_err(|e| io_error("read the log directory", e))?;
+        let mut files = log_files(dir).map_err(|e| StoreError::io("read the log directory", e))?;
         let mut batches = Vec::new();
         let newest = files.pop();
         for (_, path) in &files {
-            let bytes = fs::read(path).map_err(|e| io_error("read a log file", e))?;
-            let end = read_records(&bytes, &mut batches).map_err(|e| damaged(path, &e))?;
-            if end != bytes.len() {
+            let (bytes, end) = read_file(path, &mut batches)?;
+            if !all_zeros(&bytes[end..]) {
                 return Err(damaged(path, "an older log file ends in a partial record"));
             }
         }
         let wal = match newest {
-            None => Wal::create(dir, 1, Vec::new())?,
+            None => Wal::create(dir, 1)?,
             Some((generation, path)) => {
-                let bytes = fs::read(&path).map_err(|e| io_error("read a log file", e))?;
-                let end = read_records(&bytes, &mut batches).map_err(|e| damaged(&path, &e))?;
+                let (bytes, end) = read_file(&path, &mut batches)?;
                 let file = OpenOptions::new()
                     .write(true)
                     .open(&path)
-                    .map_err(|e| io_error("open the log", e))?;
+                    .map_err(|e| StoreError::io("open the log", e))?;
                 let mut allocated = bytes.len() as u64;
-                if bytes[end..].iter().any(|b| *b != 0) {
+                if !all_zeros(&bytes[end..]) {
                     tracing::warn!(
                         file = %path.display(),
                         dropped_bytes = bytes.len() - end,
@@ -105,7 +103,7 @@ impl Wal {
                     );
                     file.set_len(end as u64)
                         .and_then(|()| file.sync_all())
-                        .map_err(|e| io_error("cut the log's torn tail", e))?;
+                        .map_err(|e| StoreError::io("cut the log's torn tail", e))?;
                     allocated = end as u64;
                 }
                 Wal {
@@ -154,6 +152,11 @@ impl Wal {
         self.file.sync_data()
     }
 
+    /// True if the log holds no record (nothing to replay, nothing to checkpoint).
+    pub(super) fn is_empty(&self) -> bool {
+        self.len == 0 && self.older.is_empty()
+    }
+
     /// True once the log is big enough that the store should checkpoint.
     pub(super) fn wants_checkpoint(&self) -> bool {
         self.len >= CHECKPOINT_BYTES || !self.older.is_empty()
@@ -162,6 +165,9 @@ impl Wal {
     /// Starts a new, empty generation and deletes every older one. Call only once everything
     /// the log holds is durable elsewhere (sled flushed and synced).
     pub(super) fn rotate(&mut self) -> io::Result<()> {
+        // Whole before the next generation starts: an older generation left behind by a crash
+        // during the rotation must read back whole.
+        self.file.sync_data()?;
         let next = Wal::create_file(&self.dir, self.generation + 1)?;
         let mut stale = std::mem::take(&mut self.older);
         stale.push(file_path(&self.dir, self.generation));
@@ -179,15 +185,16 @@ impl Wal {
         sync_dir(&self.dir)
     }
 
-    fn create(dir: &Path, generation: u64, older: Vec<PathBuf>) -> Result<Wal, StoreError> {
-        let file = Wal::create_file(dir, generation).map_err(|e| io_error("create the log", e))?;
+    fn create(dir: &Path, generation: u64) -> Result<Wal, StoreError> {
+        let file =
+            Wal::create_file(dir, generation).map_err(|e| StoreError::io("create the log", e))?;
         Ok(Wal {
             dir: dir.to_path_buf(),
             file,
             generation,
             len: 0,
             allocated: 0,
-            older,
+            older: Vec::new(),
         })
     }
 
@@ -233,18 +240,22 @@ fn sync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
 }
 
-fn io_error(operation: &'static str, source: io::Error) -> StoreError {
-    StoreError::Io {
-        operation,
-        source: source.into(),
-    }
-}
-
 fn damaged(path: &Path, detail: &str) -> StoreError {
     StoreError::EngineCorrupt {
         operation: "read the write-ahead log",
         detail: format!("{}: {detail}", path.display()),
     }
+}
+
+/// The bytes of one log file, after decoding its records into `batches`, and where they end.
+fn read_file(path: &Path, batches: &mut Vec<WriteBatch>) -> Result<(Vec<u8>, usize), StoreError> {
+    let bytes = fs::read(path).map_err(|e| StoreError::io("read a log file", e))?;
+    let end = read_records(&bytes, batches).map_err(|e| damaged(path, &e))?;
+    Ok((bytes, end))
+}
+
+fn all_zeros(bytes: &[u8]) -> bool {
+    bytes.iter().all(|b| *b == 0)
 }
 
 /// One record holding `batch`.
@@ -519,6 +530,30 @@ mod tests {
             Wal::open(tmp.path()),
             Err(StoreError::EngineCorrupt { .. })
         ));
+    }
+
+    #[test]
+    fn an_older_generation_left_by_a_crash_during_rotation_replays() {
+        // Rotation creates the next file before it deletes the older one; a crash in between
+        // leaves the older file whole, with its zero-filled room to grow.
+        let tmp = tempfile::tempdir().unwrap();
+        {
+            let (mut wal, _) = Wal::open(tmp.path()).unwrap();
+            wal.append(&sample(1)).unwrap();
+            wal.sync().unwrap();
+        }
+        let older = only_file(tmp.path());
+        let kept = fs::read(&older).unwrap();
+        let (mut wal, _) = Wal::open(tmp.path()).unwrap();
+        wal.rotate().unwrap();
+        wal.append(&sample(2)).unwrap();
+        wal.sync().unwrap();
+        drop(wal);
+        fs::write(&older, kept).unwrap();
+        assert_eq!(
+            replayed(tmp.path()),
+            vec![sample(1).ops().to_vec(), sample(2).ops().to_vec()]
+        );
     }
 
     #[test]
