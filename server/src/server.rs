@@ -191,6 +191,15 @@ impl BoundServer {
         let flushed = self.committer.flush_now().await;
         served.map_err(|err| ServerError::Transport(err.to_string()))?;
         flushed?;
+        // Everything is durable already; the checkpoint only spares the next start a replay.
+        let store = Arc::clone(self.committer.store());
+        match tokio::task::spawn_blocking(move || store.checkpoint()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => {
+                tracing::warn!(%error, "no checkpoint at shutdown; the next start replays the log")
+            }
+            Err(error) => tracing::warn!(%error, "the shutdown checkpoint did not run"),
+        }
         tracing::info!(
             commits = self.committer.commit_count(),
             flushes = self.committer.flush_count(),

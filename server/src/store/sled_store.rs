@@ -233,7 +233,8 @@ impl SledStore {
             }
             self.apply_to_trees(batch).map_err(|e| self.fail_stop(e))?;
             if wal.wants_checkpoint() {
-                self.checkpoint(&mut wal).map_err(|e| self.fail_stop(e))?;
+                self.checkpoint_locked(&mut wal)
+                    .map_err(|e| self.fail_stop(e))?;
             }
             Ok(())
         })
@@ -258,7 +259,7 @@ impl SledStore {
 
     /// Makes the trees durable on their own (sled flush, then fsync of sled's files), then
     /// starts a new log generation and deletes the older ones.
-    fn checkpoint(&self, wal: &mut Wal) -> Result<(), StoreError> {
+    fn checkpoint_locked(&self, wal: &mut Wal) -> Result<(), StoreError> {
         self.db.flush().map_err(|e| map_sled("checkpoint", e))?;
         sync_sled_files(&self.dir).map_err(|e| StoreError::io("sync the trees", e))?;
         wal.rotate()
@@ -274,7 +275,7 @@ impl SledStore {
             for batch in batches {
                 self.apply_to_trees(batch)?;
             }
-            self.checkpoint(&mut self.lock_wal())
+            self.checkpoint_locked(&mut self.lock_wal())
         })?;
         tracing::info!(dir = %self.dir.display(), batches = batches.len(), "replayed the write-ahead log");
         Ok(())
@@ -286,23 +287,11 @@ impl SledStore {
         batch.put(Keyspace::Meta, FORMAT_KEY, FORMAT_VERSION.to_be_bytes());
         self.write(&batch, true)
     }
-
-    /// Checkpoints so that the next open has nothing to replay (at shutdown); nothing to do if
-    /// the log holds no record.
-    fn checkpoint_now(&self) -> Result<(), StoreError> {
-        self.guarded("checkpoint", || {
-            let mut wal = self.lock_wal();
-            if wal.is_empty() {
-                return Ok(());
-            }
-            self.checkpoint(&mut wal)
-        })
-    }
 }
 
 impl Drop for SledStore {
     fn drop(&mut self) {
-        if let Err(error) = self.checkpoint_now() {
+        if let Err(error) = Store::checkpoint(self) {
             tracing::warn!(dir = %self.dir.display(), %error, "no checkpoint at close; the next open replays the log");
         }
     }
@@ -378,6 +367,17 @@ impl Store for SledStore {
     fn apply_durable(&self, batch: &WriteBatch) -> Result<(), StoreError> {
         super::check_reserved(batch)?;
         self.write(batch, true)
+    }
+
+    /// Nothing to do if the log holds no record.
+    fn checkpoint(&self) -> Result<(), StoreError> {
+        self.guarded("checkpoint", || {
+            let mut wal = self.lock_wal();
+            if wal.is_empty() {
+                return Ok(());
+            }
+            self.checkpoint_locked(&mut wal)
+        })
     }
 
     fn flush(&self) -> Result<(), StoreError> {
@@ -686,6 +686,21 @@ mod tests {
         assert_eq!(
             store.get(Keyspace::Namespaces, b"default").unwrap(),
             Some(b"ns".to_vec())
+        );
+    }
+
+    #[test]
+    fn a_checkpoint_leaves_nothing_to_replay() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = SledStore::open(tmp.path()).unwrap();
+        put(&store, Keyspace::History, b"k", b"v");
+        store.flush().unwrap();
+        store.checkpoint().unwrap();
+        let (_, pending) = Wal::open(tmp.path()).unwrap();
+        assert!(pending.is_empty());
+        assert_eq!(
+            store.get(Keyspace::History, b"k").unwrap(),
+            Some(b"v".to_vec())
         );
     }
 
